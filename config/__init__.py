@@ -1,0 +1,1 @@
+"""Typed settings, the Celery app factory and its fixed settings."""

@@ -1,0 +1,47 @@
+"""The Celery app. Importing it reads no settings; they are read once, on first use.
+
+Use `-A config.app:app` on the command line; task modules import `app` from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from config.celery_defaults import FIXED
+from config.settings import Settings, get_settings
+from routing.celery_settings import routing_settings
+from routing.declaration import TOPOLOGY
+
+TASK_MODULES = ("tasks.demo",)
+
+
+def result_backend_url(database_url: str) -> str:
+    """Celery's database backend URL for a PostgreSQL URL, on psycopg 3."""
+    scheme, sep, rest = database_url.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres"):
+        raise ValueError("SWITCHYARD_DATABASE_URL must be a postgresql:// URL")
+    return f"db+postgresql+psycopg://{rest}"
+
+
+def celery_settings(settings: Settings) -> dict[str, Any]:
+    """Everything Celery is configured with: fixed settings, the environment, the topology."""
+    settings.require("broker_url", "database_url")
+    TOPOLOGY.check_time_limits(settings.broker_consumer_timeout_s)
+    return {
+        **FIXED,
+        **routing_settings(TOPOLOGY),
+        "broker_url": settings.broker_url,
+        "result_backend": result_backend_url(settings.database_url),
+    }
+
+
+def create_app() -> Celery:
+    """A Celery app whose configuration is computed on first access, not at import."""
+    celery = Celery("switchyard", include=list(TASK_MODULES))
+    celery.add_defaults(lambda: celery_settings(get_settings()))
+    return celery
+
+
+app = create_app()

@@ -1,0 +1,39 @@
+"""Celery settings that are the same in every deployment, and why each is set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HEARTBEAT_S = 10
+
+FIXED: dict[str, Any] = {
+    # JSON only, both ways: a pickle payload is refused and a result is never unpickled.
+    "task_serializer": "json",
+    "result_serializer": "json",
+    "accept_content": ["json"],
+    "result_accept_content": ["json"],
+    "event_serializer": "json",
+    # Publisher confirms: a publish the broker refuses raises instead of vanishing.
+    "broker_transport_options": {"confirm_publish": True},
+    # AMQP heartbeats, so a dead or hung broker connection is noticed within two beats.
+    "broker_heartbeat": HEARTBEAT_S,
+    "broker_connection_retry_on_startup": True,
+    "broker_connection_max_retries": None,
+    # Acknowledge after the task ran and hand the message back if the child died; quorum
+    # queues' delivery limit bounds how often that can happen before it is dead-lettered.
+    "task_acks_late": True,
+    "task_reject_on_worker_lost": True,
+    "task_acks_on_failure_or_timeout": True,
+    "worker_cancel_long_running_tasks_on_connection_loss": True,
+    # Results and state.
+    "task_track_started": True,
+    "result_extended": False,
+    "result_expires": 7 * 24 * 3600,
+    "database_create_tables_at_setup": False,
+    # Workers: no remote-control chatter that nobody listens to.
+    "worker_send_task_events": False,
+    "task_send_sent_event": False,
+    "worker_enable_remote_control": True,
+    "enable_utc": True,
+    "timezone": "UTC",
+}

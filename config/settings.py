@@ -1,0 +1,79 @@
+"""Deployment settings, read from the environment once.
+
+Every variable is prefixed ``SWITCHYARD_``. When a variable is not set, the value is taken
+from the local stack's ``stack.env`` (written by ``switchyard stack up``), so a developer
+never exports anything by hand, while a pod gets everything from its environment.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SWITCHYARD_"
+STACK_ENV_FILE = "stack.env"
+
+
+def project_root() -> Path:
+    """The checkout this package runs from, or the working directory when installed."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
+def stack_dir() -> Path:
+    """Where the local stack keeps its data, logs and generated secrets."""
+    configured = os.environ.get(f"{ENV_PREFIX}STACK_DIR")
+    return Path(configured).resolve() if configured else project_root() / ".stack"
+
+
+class Settings(BaseSettings):
+    """What varies per deployment. Secrets arrive in URLs, never in code."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    broker_url: str = Field(
+        default="",
+        description="AMQP URL of the broker, vhost included: amqp://user:pass@host:5672/vhost",
+    )
+    broker_api_url: str = Field(
+        default="",
+        description="RabbitMQ management API with credentials: http://user:pass@host:15672",
+    )
+    database_url: str = Field(
+        default="",
+        description="PostgreSQL URL of the runtime role, which reads and writes results only",
+    )
+    migration_database_url: str = Field(
+        default="",
+        description="PostgreSQL URL of the role that owns the schema and runs migrations",
+    )
+    broker_consumer_timeout_s: int = Field(
+        default=1800,
+        gt=0,
+        description="The broker's consumer_timeout; no task time limit may reach it",
+    )
+
+    def require(self, *names: str) -> None:
+        """Fail with the variables to set when a command needs settings that are empty."""
+        missing = [n for n in names if not getattr(self, n)]
+        if missing:
+            wanted = ", ".join(ENV_PREFIX + n.upper() for n in missing)
+            raise SettingsError(
+                f"{wanted} not set: run `switchyard stack up` for a local stack, "
+                "or export them to use existing services"
+            )
+
+
+class SettingsError(RuntimeError):
+    """A setting a command needs is missing or unusable."""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process: environment first, then the local stack's env file."""
+    env_file = stack_dir() / STACK_ENV_FILE
+    return Settings(_env_file=env_file if env_file.is_file() else None)

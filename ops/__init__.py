@@ -1,0 +1,1 @@
+"""Everything an operator runs: the `switchyard` command, the local stack, health probes."""

@@ -1,0 +1,41 @@
+"""The `switchyard` command: one entry point, one module per command group."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from config.settings import SettingsError
+from ops.commands import db, run, stack, topology
+from ops.management_api import ManagementAPIError
+from ops.stack.accounts import StackError
+
+_GROUPS = (stack, db, topology, run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="switchyard",
+        description="Run and operate a Celery deployment on RabbitMQ and PostgreSQL.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in _GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except (StackError, SettingsError, ManagementAPIError) as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of `switchyard`; each module registers its own parser."""

@@ -1,0 +1,80 @@
+"""`switchyard run`: every pool of the declaration (plus beat) on this machine.
+
+`switchyard run --pool NAME` replaces itself with that pool's worker, exactly as a pod runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from config.settings import stack_dir
+from ops.broker import connection, consumer_counts
+from ops.stack.processes import wait_until
+from ops.supervisor import Supervisor, local_argv
+from routing.declaration import TOPOLOGY
+from routing.declare import declare_topology
+from routing.worker_command import beat_argv, worker_argv
+
+READY_TIMEOUT_S = 90
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("run", help="run the worker pools (and beat) of the declaration")
+    parser.add_argument("--pool", help="run only this pool, in the foreground, as a pod does")
+    parser.add_argument("--no-beat", action="store_true", help="do not start beat")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="send the demo workload once the pools consume, and show results",
+    )
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    with connection() as conn:
+        declare_topology(conn, TOPOLOGY)
+    if args.pool:
+        argv = local_argv(worker_argv(TOPOLOGY.pool(args.pool)))
+        os.execv(argv[0], argv)
+    supervisor = Supervisor(stack_dir() / "logs")
+    for pool in TOPOLOGY.pools:
+        supervisor.start(f"worker-{pool.name}", worker_argv(pool))
+    if not args.no_beat:
+        supervisor.start("beat", beat_argv(str(stack_dir() / "beat-schedule")))
+    try:
+        queues = [q.name for q in TOPOLOGY.queues]
+        print(f"... waiting for {len(TOPOLOGY.pools)} pools to consume", file=sys.stderr)
+        with connection() as conn:
+            ready = wait_until(
+                lambda: supervisor.dead() != [] or min(consumer_counts(conn, queues).values()) > 0,
+                READY_TIMEOUT_S,
+                interval=0.5,
+            )
+        if not ready or supervisor.dead():
+            failed = ", ".join(f"{p.name} ({p.log})" for p in supervisor.dead()) or "timeout"
+            print(f"switchyard: pools did not start: {failed}", file=sys.stderr)
+            return 1
+        _print_table(supervisor)
+        if args.demo:
+            from ops.demo import run_demo
+
+            run_demo()
+        print("running; Ctrl-C stops every pool warmly")
+        supervisor.wait_forever()
+        return 0
+    finally:
+        print("... stopping warmly (running tasks finish)", file=sys.stderr)
+        for line in supervisor.stop():
+            print(line)
+
+
+def _print_table(supervisor: Supervisor) -> None:
+    print(f"{'PROCESS':<22}{'PID':<9}{'QUEUES':<28}LOG")
+    for process in supervisor.processes:
+        pool_name = process.name.removeprefix("worker-")
+        queues = (
+            ",".join(TOPOLOGY.pool(pool_name).queues) if process.name.startswith("worker-") else "-"
+        )
+        print(f"{process.name:<22}{process.popen.pid:<9}{queues:<28}{process.log}")

@@ -1,0 +1,1 @@
+"""The local stack: a project-local RabbitMQ node and PostgreSQL cluster on loopback."""

@@ -1,0 +1,233 @@
+"""`switchyard stack up | down | status`: the local services, or the ones the environment names.
+
+A service whose URL is exported in the environment (`SWITCHYARD_BROKER_URL`,
+`SWITCHYARD_DATABASE_URL`) is used as it is and nothing is started for it; otherwise the
+project-local one is started under the stack directory and its URLs are written to
+`stack.env`, where the settings find them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+
+import psycopg
+from kombu import Connection
+
+from config.settings import ENV_PREFIX, STACK_ENV_FILE, get_settings
+from ops.management_api import redact
+from ops.stack.accounts import StackError
+from ops.stack.layout import StackLayout
+from ops.stack.postgres import PostgresCluster, PostgresCredentials
+from ops.stack.processes import read_json, write_private_json
+from ops.stack.rabbitmq import RabbitCredentials, RabbitNode
+
+BROKER_ENV = f"{ENV_PREFIX}BROKER_URL"
+DATABASE_ENV = f"{ENV_PREFIX}DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    mode: str  # "local" or "external"
+    pid: int | None
+    address: str
+    answers: bool
+
+
+class Stack:
+    """The broker and database this checkout uses."""
+
+    def __init__(self, layout: StackLayout | None = None) -> None:
+        self.layout = layout or StackLayout.default()
+        self.external_broker = os.environ.get(BROKER_ENV, "")
+        self.external_database = os.environ.get(DATABASE_ENV, "")
+        self._rabbit: RabbitNode | None = None
+        self._postgres: PostgresCluster | None = None
+
+    @property
+    def rabbit(self) -> RabbitNode:
+        if self._rabbit is None:
+            s = self._secrets()
+            self._rabbit = RabbitNode(
+                self.layout,
+                RabbitCredentials(s["rabbit_admin"], s["rabbit_app"]),
+                get_settings().broker_consumer_timeout_s,
+            )
+        return self._rabbit
+
+    @property
+    def postgres(self) -> PostgresCluster:
+        if self._postgres is None:
+            s = self._secrets()
+            self._postgres = PostgresCluster(
+                self.layout, PostgresCredentials(s["pg_super"], s["pg_owner"], s["pg_app"])
+            )
+        return self._postgres
+
+    def up(self) -> list[str]:
+        """Start and provision what is not external; return lines describing the result.
+
+        Raises:
+            StackError: a service could not be started, or an external one does not answer.
+        """
+        lines: list[str] = []
+        if self.external_broker:
+            _check_broker(self.external_broker)
+            lines.append(f"broker    external  {redact(self.external_broker)}")
+        else:
+            if self.rabbit.pid() is None:
+                _progress("starting RabbitMQ (about 10 s)")
+            started = self.rabbit.start()
+            self.rabbit.provision()
+            lines.append(
+                f"broker    {'started' if started else 'running'}   "
+                f"{redact(self.rabbit.app_broker_url)}"
+            )
+            lines.append(
+                f"          management UI http://127.0.0.1:{_port(self.rabbit.admin_api_url)}"
+                f"  (user switchyard-admin, password in {self.layout.secrets_file})"
+            )
+        if self.external_database:
+            _check_database(self.external_database)
+            lines.append(f"database  external  {redact(self.external_database)}")
+        else:
+            if self.postgres.pid() is None:
+                _progress("starting PostgreSQL")
+            started = self.postgres.start()
+            self.postgres.provision()
+            lines.append(
+                f"database  {'started' if started else 'running'}   {redact(self.postgres.app_url)}"
+            )
+        self._write_env_file()
+        lines.append(f"settings  {self.layout.env_file}")
+        return lines
+
+    def down(self) -> list[str]:
+        """Stop the processes this stack started; data stays for the next `up`."""
+        lines = []
+        if self.layout.root.is_dir():
+            rabbit_ran = self.rabbit.stop()
+            lines.append(f"broker    {'stopped' if rabbit_ran else 'was not running'}")
+            pg_ran = self.postgres.stop()
+            lines.append(f"database  {'stopped' if pg_ran else 'was not running'}")
+        else:
+            lines.append("no local stack here")
+        return lines
+
+    def status(self) -> list[ServiceStatus]:
+        result = []
+        if self.external_broker:
+            result.append(
+                ServiceStatus(
+                    "broker",
+                    "external",
+                    None,
+                    redact(self.external_broker),
+                    _broker_answers(self.external_broker),
+                )
+            )
+        else:
+            url = self.rabbit.app_broker_url
+            result.append(
+                ServiceStatus(
+                    "broker",
+                    "local",
+                    self.rabbit.pid(),
+                    redact(url),
+                    self.rabbit.pid() is not None and _broker_answers(url),
+                )
+            )
+        if self.external_database:
+            result.append(
+                ServiceStatus(
+                    "database",
+                    "external",
+                    None,
+                    redact(self.external_database),
+                    _database_answers(self.external_database),
+                )
+            )
+        else:
+            result.append(
+                ServiceStatus(
+                    "database",
+                    "local",
+                    self.postgres.pid(),
+                    redact(self.postgres.app_url),
+                    self.postgres.pid() is not None and self.postgres.answers(),
+                )
+            )
+        return result
+
+    def _secrets(self) -> dict[str, str]:
+        """Passwords of the local services, generated once and kept private to the owner."""
+        stored = {
+            k: v for k, v in read_json(self.layout.secrets_file).items() if isinstance(v, str)
+        }
+        wanted = ("rabbit_admin", "rabbit_app", "pg_super", "pg_owner", "pg_app")
+        if all(k in stored for k in wanted):
+            return stored
+        for key in wanted:
+            stored.setdefault(key, secrets.token_urlsafe(18))
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        self.layout.root.chmod(0o755)
+        write_private_json(self.layout.secrets_file, dict(stored))
+        return stored
+
+    def _write_env_file(self) -> None:
+        values = {}
+        if not self.external_broker:
+            values["BROKER_URL"] = self.rabbit.app_broker_url
+            values["BROKER_API_URL"] = self.rabbit.admin_api_url
+        if not self.external_database:
+            values["DATABASE_URL"] = self.postgres.app_url
+            values["MIGRATION_DATABASE_URL"] = self.postgres.owner_url
+        body = "".join(f"{ENV_PREFIX}{k}={v}\n" for k, v in values.items())
+        path = self.layout.root / STACK_ENV_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(body)
+        get_settings.cache_clear()
+
+
+def _progress(message: str) -> None:
+    print(f"... {message}", file=sys.stderr, flush=True)
+
+
+def _port(url: str) -> str:
+    return url.rsplit(":", 1)[-1]
+
+
+def _broker_answers(url: str) -> bool:
+    try:
+        _check_broker(url)
+    except StackError:
+        return False
+    return True
+
+
+def _database_answers(url: str) -> bool:
+    try:
+        _check_database(url)
+    except StackError:
+        return False
+    return True
+
+
+def _check_broker(url: str) -> None:
+    try:
+        with Connection(url, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:  # kombu raises many transport-specific errors
+        raise StackError(f"broker {redact(url)} does not answer: {exc}") from None
+
+
+def _check_database(url: str) -> None:
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        raise StackError(f"database {redact(url)} does not answer: {exc}") from None

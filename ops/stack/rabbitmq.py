@@ -1,0 +1,198 @@
+"""A project-local RabbitMQ node: configured, started, provisioned and stopped by pid.
+
+The node listens on loopback only, keeps its data under the stack directory, and never
+has a `guest` user: the administrator is created at first boot from the config file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops.management_api import ManagementAPI, ManagementAPIError, quote
+from ops.stack import layout as L
+from ops.stack.accounts import Account, StackError
+from ops.stack.packages import rabbitmq_server
+from ops.stack.processes import is_ours, port_open, stop, wait_until
+
+SERVICE_ACCOUNT = "rabbitmq"
+# Started nodes outlive the call that started them; their handles are kept so the
+# start script is reaped when it exits rather than warned about when collected.
+_DETACHED: list[subprocess.Popen[bytes]] = []
+START_TIMEOUT_S = 120
+PLUGINS = ("rabbitmq_management", "rabbitmq_prometheus")
+
+
+@dataclass(frozen=True)
+class RabbitCredentials:
+    admin_password: str
+    app_password: str
+
+
+class RabbitNode:
+    """One RabbitMQ node under `<stack>/rabbitmq`."""
+
+    def __init__(
+        self, stack: L.StackLayout, creds: RabbitCredentials, consumer_timeout_s: int
+    ) -> None:
+        self.dir = stack.rabbit_dir
+        self.creds = creds
+        self.consumer_timeout_s = consumer_timeout_s
+        self.account = Account.for_service(SERVICE_ACCOUNT)
+
+    @property
+    def pid_file(self) -> Path:
+        return self.dir / "rabbit.pid"
+
+    @property
+    def marker(self) -> str:
+        """Part of the node's command line (its HOME), to recognise it by pid."""
+        return str(self.dir / "home")
+
+    @property
+    def admin_api_url(self) -> str:
+        return (
+            f"http://{L.BROKER_ADMIN_USER}:{self.creds.admin_password}@{L.HOST}:{L.MANAGEMENT_PORT}"
+        )
+
+    @property
+    def app_broker_url(self) -> str:
+        return (
+            f"amqp://{L.BROKER_APP_USER}:{self.creds.app_password}@{L.HOST}:{L.AMQP_PORT}/{L.VHOST}"
+        )
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if is_ours(pid, self.marker) else None
+
+    def start(self) -> bool:
+        """Start the node unless it runs; True when this call started it.
+
+        Raises:
+            StackError: the node did not come up; the message holds its log's last lines.
+        """
+        if self.pid() is not None:
+            return False
+        if port_open(L.HOST, L.AMQP_PORT) or port_open(L.HOST, L.MANAGEMENT_PORT):
+            raise StackError(
+                f"ports {L.AMQP_PORT}/{L.MANAGEMENT_PORT} on {L.HOST} are taken by another "
+                "process; stop it, or point SWITCHYARD_BROKER_URL at that broker"
+            )
+        script = rabbitmq_server()
+        self._write_config()
+        out = open(self.dir / "startup.log", "ab")  # noqa: SIM115 - handed to the child
+        with out:
+            _DETACHED.append(subprocess.Popen(
+                [str(script)],
+                cwd=self.dir,
+                env=self._environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=self.account.demote(),  # noqa: PLW1509 - drops root before exec
+                start_new_session=True,
+            ))
+        if not wait_until(self._answers, START_TIMEOUT_S, interval=0.5):
+            raise StackError(f"RabbitMQ did not answer in {START_TIMEOUT_S}s:\n{self._log_tail()}")
+        return True
+
+    def provision(self) -> None:
+        """Create the application vhost and user; idempotent."""
+        api = ManagementAPI(self.admin_api_url)
+        api.put(f"vhosts/{quote(L.VHOST)}", {})
+        api.put(
+            f"users/{quote(L.BROKER_APP_USER)}", {"password": self.creds.app_password, "tags": ""}
+        )
+        everything = {"configure": ".*", "write": ".*", "read": ".*"}
+        for user in (L.BROKER_APP_USER, L.BROKER_ADMIN_USER):
+            api.put(f"permissions/{quote(L.VHOST)}/{quote(user)}", everything)
+
+    def stop(self) -> bool:
+        """Stop the node gracefully, then the port mapper it started; True if it ran."""
+        pid = self.pid()
+        stopped = stop(pid, self.marker, signal.SIGTERM, timeout=60) if pid else False
+        epmd = _epmd()
+        if epmd is not None:
+            subprocess.run(
+                [str(epmd), "-port", str(L.EPMD_PORT), "-kill"],
+                capture_output=True,
+                check=False,
+                preexec_fn=self.account.demote(),
+            )
+        return stopped
+
+    def _answers(self) -> bool:
+        if not port_open(L.HOST, L.MANAGEMENT_PORT):
+            return False
+        try:
+            ManagementAPI(self.admin_api_url, timeout=2).get("overview")
+        except ManagementAPIError:
+            return False
+        return True
+
+    def _write_config(self) -> None:
+        for sub in ("mnesia", "log", "home"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        self.account.check_reachable(self.dir)
+        conf = "\n".join(
+            [
+                f"listeners.tcp.1 = {L.HOST}:{L.AMQP_PORT}",
+                f"management.tcp.ip = {L.HOST}",
+                f"management.tcp.port = {L.MANAGEMENT_PORT}",
+                f"prometheus.tcp.ip = {L.HOST}",
+                f"prometheus.tcp.port = {L.RABBIT_PROMETHEUS_PORT}",
+                f"default_user = {L.BROKER_ADMIN_USER}",
+                f"default_pass = {self.creds.admin_password}",
+                "default_user_tags.administrator = true",
+                f"default_vhost = {L.VHOST}",
+                f"consumer_timeout = {self.consumer_timeout_s * 1000}",
+                "log.console = false",
+                "log.file.level = info",
+                "",
+            ]
+        )
+        conf_path = self.dir / "rabbitmq.conf"
+        conf_path.write_text(conf)
+        conf_path.chmod(0o600)
+        (self.dir / "enabled_plugins").write_text(f"[{','.join(PLUGINS)}].\n")
+        self.account.own(self.dir)
+
+    def _environment(self) -> dict[str, str]:
+        return dict(
+            os.environ,
+            HOME=str(self.dir / "home"),
+            RABBITMQ_MNESIA_BASE=str(self.dir / "mnesia"),
+            RABBITMQ_LOG_BASE=str(self.dir / "log"),
+            RABBITMQ_NODENAME=L.RABBIT_NODENAME,
+            RABBITMQ_NODE_IP_ADDRESS=L.HOST,
+            RABBITMQ_DIST_PORT=str(L.RABBIT_DIST_PORT),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(self.dir / "enabled_plugins"),
+            RABBITMQ_CONFIG_FILE=str(self.dir / "rabbitmq.conf"),
+            RABBITMQ_PID_FILE=str(self.pid_file),
+            ERL_EPMD_PORT=str(L.EPMD_PORT),
+            ERL_EPMD_ADDRESS=L.HOST,
+        )
+
+    def _log_tail(self, lines: int = 25) -> str:
+        chunks: list[str] = []
+        for log in [self.dir / "startup.log", *sorted((self.dir / "log").glob("*.log"))]:
+            try:
+                chunks.append(
+                    f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-lines:])
+                )
+            except OSError:
+                continue
+        return "\n".join(chunks)
+
+
+def _epmd() -> Path | None:
+    for candidate in (Path("/usr/bin/epmd"), *Path("/usr/lib/erlang").glob("erts-*/bin/epmd")):
+        if candidate.is_file():
+            return candidate
+    return None

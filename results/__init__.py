@@ -1,0 +1,1 @@
+"""Result storage in PostgreSQL: the schema and its migration."""

@@ -1,0 +1,85 @@
+"""The declaration: every queue, route and pool of this deployment, typed once.
+
+Adding a queue is one `QueueSpec`, one `Route` and one `PoolSpec` here; then
+`switchyard chart values` regenerates the chart's pools (a test fails until it is run).
+Task names are Celery's defaults: the module path plus the function name.
+"""
+
+from __future__ import annotations
+
+from routing.model import PoolSpec, QueueSpec, Route, Topology
+
+TOPOLOGY = Topology(
+    default_queue="default",
+    queues=(
+        QueueSpec("default", description="small general tasks"),
+        QueueSpec(
+            "media_heavy",
+            type="classic",
+            max_priority=10,
+            description="long CPU-bound transcodes; priority 0-10",
+        ),
+        QueueSpec("webhooks", description="outbound webhooks, retried with backoff"),
+        QueueSpec("external_api", description="calls to a rate-limited external API"),
+        QueueSpec("analytics", description="extract/analyze/summarize pipelines"),
+        QueueSpec("maintenance", description="scheduled database maintenance"),
+    ),
+    routes=(
+        Route("tasks.media.*", "media_heavy", priority=5),
+        Route("tasks.inventory.*", "webhooks"),
+        Route("tasks.external.*", "external_api"),
+        Route("tasks.analytics.*", "analytics"),
+        Route("tasks.maintenance.*", "maintenance"),
+        Route("tasks.demo.*", "default"),
+    ),
+    pools=(
+        PoolSpec(
+            "default",
+            queues=("default",),
+            concurrency=2,
+            prefetch_multiplier=4,
+            description="throughput pool for short tasks",
+        ),
+        PoolSpec(
+            "media-heavy",
+            queues=("media_heavy",),
+            concurrency=2,
+            prefetch_multiplier=1,
+            soft_time_limit_s=1500,
+            time_limit_s=1620,
+            max_tasks_per_child=50,
+            description="prefetch 1 so priorities hold",
+        ),
+        PoolSpec(
+            "webhooks",
+            queues=("webhooks",),
+            kind="threads",
+            concurrency=8,
+            prefetch_multiplier=1,
+            soft_time_limit_s=25,
+            time_limit_s=30,
+            max_tasks_per_child=None,
+            description="I/O-bound, threads",
+        ),
+        PoolSpec(
+            "external-api",
+            queues=("external_api",),
+            concurrency=1,
+            prefetch_multiplier=1,
+            soft_time_limit_s=50,
+            time_limit_s=60,
+            max_replicas=1,
+            description="rate-limited tasks alone, so they starve nothing",
+        ),
+        PoolSpec("analytics", queues=("analytics",), concurrency=2, prefetch_multiplier=2),
+        PoolSpec(
+            "maintenance",
+            queues=("maintenance",),
+            concurrency=1,
+            prefetch_multiplier=1,
+            soft_time_limit_s=1200,
+            time_limit_s=1500,
+            max_replicas=1,
+        ),
+    ),
+)

@@ -1,0 +1,200 @@
+"""The vocabulary of the declaration: queues, routes, pools, and the checks run on load."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+QueueType = Literal["classic", "quorum"]
+PoolKind = Literal["prefork", "threads", "solo"]
+
+MAX_PRIORITY_LIMIT = 255  # AMQP allows 1-255; RabbitMQ advises 10 or fewer
+DEFAULT_DELIVERY_LIMIT = 5
+
+
+class TopologyError(ValueError):
+    """The declaration is inconsistent; the message names the entry at fault."""
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A work queue. Its dead-letter queue is derived: `<name>.dlq`.
+
+    Parameters:
+        max_priority: enables priorities 0..N (classic queues only on RabbitMQ 3.10).
+        delivery_limit: redeliveries before a message is dead-lettered (quorum queues),
+            which bounds a task that kills its worker.
+        max_length / message_ttl_ms: optional limits; overflow is rejected at publish.
+    """
+
+    name: str
+    type: QueueType = "quorum"
+    max_priority: int | None = None
+    delivery_limit: int | None = DEFAULT_DELIVERY_LIMIT
+    max_length: int | None = None
+    message_ttl_ms: int | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or any(c in self.name for c in " #*"):
+            raise TopologyError(f"queue {self.name!r}: a name without spaces, '#' or '*'")
+        if self.name.endswith(".dlq"):
+            raise TopologyError(f"queue {self.name!r}: '.dlq' names are derived, not declared")
+        if self.max_priority is not None:
+            if not 1 <= self.max_priority <= MAX_PRIORITY_LIMIT:
+                raise TopologyError(
+                    f"queue {self.name!r}: max_priority {self.max_priority} outside 1-255"
+                )
+            if self.type == "quorum":
+                raise TopologyError(
+                    f"queue {self.name!r}: priorities need a classic queue on RabbitMQ 3.10"
+                )
+        if self.type == "classic" and self.delivery_limit is not None:
+            object.__setattr__(self, "delivery_limit", None)
+        for attr in ("delivery_limit", "max_length", "message_ttl_ms"):
+            value = getattr(self, attr)
+            if value is not None and value <= 0:
+                raise TopologyError(f"queue {self.name!r}: {attr} must be positive, not {value}")
+
+
+@dataclass(frozen=True)
+class Route:
+    """Tasks whose name matches `pattern` (exact or glob) go to `queue`."""
+
+    pattern: str
+    queue: str
+    priority: int | None = None
+
+    def matches(self, task_name: str) -> bool:
+        return fnmatch.fnmatchcase(task_name, self.pattern)
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """A worker pool: one Deployment on Kubernetes, one worker group locally.
+
+    Parameters:
+        queues: what it consumes. prefetch_multiplier: 1 wherever priority matters.
+        soft_time_limit_s / time_limit_s: per task; the hard limit must stay below the
+            broker's consumer_timeout or the broker closes the channel mid-task.
+        replicas: the default Deployment size; min/max_replicas bound autoscaling.
+    """
+
+    name: str
+    queues: tuple[str, ...]
+    kind: PoolKind = "prefork"
+    concurrency: int = 2
+    prefetch_multiplier: int = 1
+    soft_time_limit_s: int = 240
+    time_limit_s: int = 300
+    max_tasks_per_child: int | None = 1000
+    replicas: int = 1
+    min_replicas: int = 1
+    max_replicas: int = 4
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"pool {self.name!r}"
+        if not self.name.replace("-", "").isalnum() or self.name != self.name.lower():
+            raise TopologyError(f"{where}: lowercase letters, digits and '-' only")
+        if not self.queues:
+            raise TopologyError(f"{where}: consumes no queue")
+        if self.concurrency < 1 or self.prefetch_multiplier < 1:
+            raise TopologyError(f"{where}: concurrency and prefetch_multiplier must be >= 1")
+        if not 0 < self.soft_time_limit_s < self.time_limit_s:
+            raise TopologyError(f"{where}: need 0 < soft_time_limit_s < time_limit_s")
+        if not 0 <= self.min_replicas <= self.replicas <= self.max_replicas:
+            raise TopologyError(f"{where}: need min_replicas <= replicas <= max_replicas")
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The whole declaration; constructing one runs every cross-entry check."""
+
+    queues: tuple[QueueSpec, ...]
+    routes: tuple[Route, ...]
+    pools: tuple[PoolSpec, ...]
+    default_queue: str
+    consumer_timeout_s: int = field(default=1800)
+
+    def __post_init__(self) -> None:
+        _unique("queue", [q.name for q in self.queues])
+        _unique("pool", [p.name for p in self.pools])
+        names = {q.name for q in self.queues}
+        if self.default_queue not in names:
+            raise TopologyError(f"default_queue {self.default_queue!r} is not a declared queue")
+        for route in self.routes:
+            if route.queue not in names:
+                raise TopologyError(f"route {route.pattern!r}: unknown queue {route.queue!r}")
+            queue = self.queue(route.queue)
+            if route.priority is not None:
+                top = queue.max_priority or 0
+                if not 0 <= route.priority <= top:
+                    raise TopologyError(
+                        f"route {route.pattern!r}: priority {route.priority} outside 0-{top} "
+                        f"of queue {queue.name!r}"
+                    )
+        consumed: dict[str, str] = {}
+        for pool in self.pools:
+            for qname in pool.queues:
+                if qname not in names:
+                    raise TopologyError(f"pool {pool.name!r}: unknown queue {qname!r}")
+                if qname in consumed:
+                    raise TopologyError(
+                        f"queue {qname!r} is consumed by pools {consumed[qname]!r} and "
+                        f"{pool.name!r}; one pool per queue scales it alone"
+                    )
+                consumed[qname] = pool.name
+        for qname in sorted(names - consumed.keys()):
+            raise TopologyError(f"queue {qname!r} has no pool consuming it")
+        self.check_time_limits(self.consumer_timeout_s)
+
+    def check_time_limits(self, consumer_timeout_s: int) -> None:
+        """Refuse a pool whose hard time limit reaches the broker's consumer timeout.
+
+        Raises:
+            TopologyError: naming the pool; the broker would close its channel mid-task.
+        """
+        for pool in self.pools:
+            if pool.time_limit_s >= consumer_timeout_s:
+                raise TopologyError(
+                    f"pool {pool.name!r}: time_limit_s {pool.time_limit_s} reaches the broker's "
+                    f"consumer_timeout ({consumer_timeout_s}s); the broker would close the "
+                    "channel mid-task"
+                )
+
+    def queue(self, name: str) -> QueueSpec:
+        for queue in self.queues:
+            if queue.name == name:
+                return queue
+        raise TopologyError(f"unknown queue {name!r}")
+
+    def pool(self, name: str) -> PoolSpec:
+        for pool in self.pools:
+            if pool.name == name:
+                return pool
+        known = ", ".join(p.name for p in self.pools)
+        raise TopologyError(f"unknown pool {name!r} (declared: {known})")
+
+    def route_for(self, task_name: str) -> Route | None:
+        """The first route whose pattern matches; exact names are listed before globs."""
+        for route in self.routes:
+            if route.matches(task_name):
+                return route
+        return None
+
+    def pool_of_queue(self, queue: str) -> PoolSpec:
+        for pool in self.pools:
+            if queue in pool.queues:
+                return pool
+        raise TopologyError(f"queue {queue!r} has no pool consuming it")
+
+
+def _unique(kind: str, names: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise TopologyError(f"{kind} {name!r} is declared twice")
+        seen.add(name)

@@ -1,0 +1,57 @@
+"""The worker command line of a pool: what `switchyard run` starts and what a pod runs."""
+
+from __future__ import annotations
+
+from routing.model import PoolSpec
+from routing.names import worker_nodename
+
+CELERY_APP = "config.app:app"
+
+
+def worker_argv(pool: PoolSpec) -> list[str]:
+    """`celery worker` arguments for one pool; the only place they are spelled out.
+
+    Gossip and mingle are off: every worker would otherwise talk to every other one
+    through the broker at start and forever after, which costs more than it tells.
+    """
+    argv = [
+        "celery",
+        "--app",
+        CELERY_APP,
+        "worker",
+        "--hostname",
+        worker_nodename(pool.name),
+        "--queues",
+        ",".join(pool.queues),
+        "--pool",
+        pool.kind,
+        "--concurrency",
+        str(pool.concurrency),
+        "--prefetch-multiplier",
+        str(pool.prefetch_multiplier),
+        "--soft-time-limit",
+        str(pool.soft_time_limit_s),
+        "--time-limit",
+        str(pool.time_limit_s),
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        "INFO",
+    ]
+    if pool.max_tasks_per_child is not None and pool.kind == "prefork":
+        argv += ["--max-tasks-per-child", str(pool.max_tasks_per_child)]
+    return argv
+
+
+def beat_argv(schedule_file: str) -> list[str]:
+    """`celery beat` arguments; one beat per deployment, its schedule state in a file."""
+    return [
+        "celery",
+        "--app",
+        CELERY_APP,
+        "beat",
+        "--schedule",
+        schedule_file,
+        "--loglevel",
+        "INFO",
+    ]

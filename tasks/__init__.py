@@ -1,0 +1,1 @@
+"""Task code, one module per domain. Queues and routes are declared in `routing/`."""
