@@ -88,16 +88,18 @@ class RabbitNode:
         self._write_config()
         out = open(self.dir / "startup.log", "ab")  # noqa: SIM115 - handed to the child
         with out:
-            _DETACHED.append(subprocess.Popen(
-                [str(script)],
-                cwd=self.dir,
-                env=self._environment(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                preexec_fn=self.account.demote(),  # noqa: PLW1509 - drops root before exec
-                start_new_session=True,
-            ))
+            _DETACHED.append(
+                subprocess.Popen(
+                    [str(script)],
+                    cwd=self.dir,
+                    env=self._environment(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=self.account.demote(),  # noqa: PLW1509 - drops root before exec
+                    start_new_session=True,
+                )
+            )
         if not wait_until(self._answers, START_TIMEOUT_S, interval=0.5):
             raise StackError(f"RabbitMQ did not answer in {START_TIMEOUT_S}s:\n{self._log_tail()}")
         return True
