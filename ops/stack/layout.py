@@ -6,18 +6,14 @@ PostgreSQL without a clash. They are defined here once; URLs are derived from th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.settings import stack_dir
+from config.settings import ENV_PREFIX, stack_dir
 
 HOST = "127.0.0.1"
-AMQP_PORT = 5680
-MANAGEMENT_PORT = 15680
-RABBIT_PROMETHEUS_PORT = 15690
-RABBIT_DIST_PORT = 25680
-EPMD_PORT = 4380
-POSTGRES_PORT = 5440
+PORT_OFFSET_ENV = f"{ENV_PREFIX}STACK_PORT_OFFSET"
 
 RABBIT_NODENAME = "switchyard@localhost"
 VHOST = "switchyard"
@@ -31,14 +27,54 @@ DB_APP_ROLE = "switchyard_app"
 
 
 @dataclass(frozen=True)
+class Ports:
+    """Loopback ports of one stack; an offset moves them all, for two stacks side by side."""
+
+    offset: int = 0
+
+    @classmethod
+    def from_environment(cls) -> Ports:
+        return cls(int(os.environ.get(PORT_OFFSET_ENV, "0")))
+
+    @property
+    def amqp(self) -> int:
+        return 5680 + self.offset
+
+    @property
+    def management(self) -> int:
+        return 15680 + self.offset
+
+    @property
+    def rabbit_prometheus(self) -> int:
+        return 15690 + self.offset
+
+    @property
+    def rabbit_dist(self) -> int:
+        return 25680 + self.offset
+
+    @property
+    def epmd(self) -> int:
+        return 4380 + self.offset
+
+    @property
+    def postgres(self) -> int:
+        return 5440 + self.offset
+
+    @property
+    def prometheus(self) -> int:
+        return 9490 + self.offset
+
+
+@dataclass(frozen=True)
 class StackLayout:
-    """The directories and files of one stack, all under one root."""
+    """The directories, files and ports of one stack."""
 
     root: Path
+    ports: Ports = field(default_factory=Ports)
 
     @classmethod
     def default(cls) -> StackLayout:
-        return cls(stack_dir())
+        return cls(stack_dir(), Ports.from_environment())
 
     @property
     def secrets_file(self) -> Path:

@@ -36,6 +36,7 @@ class PostgresCluster:
 
     def __init__(self, stack: L.StackLayout, creds: PostgresCredentials) -> None:
         self.data = stack.postgres_data
+        self.ports = stack.ports
         self.log = stack.postgres_log
         self.dir = stack.postgres_dir
         self.creds = creds
@@ -46,7 +47,7 @@ class PostgresCluster:
         return str(self.data)
 
     def url(self, role: str, password: str, database: str = L.DATABASE) -> str:
-        return f"postgresql://{role}:{password}@{L.HOST}:{L.POSTGRES_PORT}/{database}"
+        return f"postgresql://{role}:{password}@{L.HOST}:{self.ports.postgres}/{database}"
 
     @property
     def app_url(self) -> str:
@@ -71,9 +72,9 @@ class PostgresCluster:
         """
         if self.pid() is not None:
             return False
-        if port_open(L.HOST, L.POSTGRES_PORT):
+        if port_open(L.HOST, self.ports.postgres):
             raise StackError(
-                f"port {L.POSTGRES_PORT} on {L.HOST} is taken by another process; stop it, "
+                f"port {self.ports.postgres} on {L.HOST} is taken by another process; stop it, "
                 "or point SWITCHYARD_DATABASE_URL at that database"
             )
         bindir = postgres_bindir()
@@ -83,7 +84,8 @@ class PostgresCluster:
         if not (self.data / "PG_VERSION").is_file():
             self._initdb(bindir)
         options = (
-            f"-c listen_addresses={L.HOST} -c port={L.POSTGRES_PORT} -c unix_socket_directories="
+            f"-c listen_addresses={L.HOST} -c port={self.ports.postgres} "
+            "-c unix_socket_directories="
         )
         result = self._run(
             [

@@ -39,6 +39,7 @@ class RabbitNode:
         self, stack: L.StackLayout, creds: RabbitCredentials, consumer_timeout_s: int
     ) -> None:
         self.dir = stack.rabbit_dir
+        self.ports = stack.ports
         self.creds = creds
         self.consumer_timeout_s = consumer_timeout_s
         self.account = Account.for_service(SERVICE_ACCOUNT)
@@ -54,15 +55,11 @@ class RabbitNode:
 
     @property
     def admin_api_url(self) -> str:
-        return (
-            f"http://{L.BROKER_ADMIN_USER}:{self.creds.admin_password}@{L.HOST}:{L.MANAGEMENT_PORT}"
-        )
+        return f"http://{L.BROKER_ADMIN_USER}:{self.creds.admin_password}@{L.HOST}:{self.ports.management}"
 
     @property
     def app_broker_url(self) -> str:
-        return (
-            f"amqp://{L.BROKER_APP_USER}:{self.creds.app_password}@{L.HOST}:{L.AMQP_PORT}/{L.VHOST}"
-        )
+        return f"amqp://{L.BROKER_APP_USER}:{self.creds.app_password}@{L.HOST}:{self.ports.amqp}/{L.VHOST}"
 
     def pid(self) -> int | None:
         try:
@@ -79,9 +76,9 @@ class RabbitNode:
         """
         if self.pid() is not None:
             return False
-        if port_open(L.HOST, L.AMQP_PORT) or port_open(L.HOST, L.MANAGEMENT_PORT):
+        if port_open(L.HOST, self.ports.amqp) or port_open(L.HOST, self.ports.management):
             raise StackError(
-                f"ports {L.AMQP_PORT}/{L.MANAGEMENT_PORT} on {L.HOST} are taken by another "
+                f"ports {self.ports.amqp}/{self.ports.management} on {L.HOST} are taken by another "
                 "process; stop it, or point SWITCHYARD_BROKER_URL at that broker"
             )
         script = rabbitmq_server()
@@ -122,7 +119,7 @@ class RabbitNode:
         epmd = _epmd()
         if epmd is not None:
             subprocess.run(
-                [str(epmd), "-port", str(L.EPMD_PORT), "-kill"],
+                [str(epmd), "-port", str(self.ports.epmd), "-kill"],
                 capture_output=True,
                 check=False,
                 preexec_fn=self.account.demote(),
@@ -130,7 +127,7 @@ class RabbitNode:
         return stopped
 
     def _answers(self) -> bool:
-        if not port_open(L.HOST, L.MANAGEMENT_PORT):
+        if not port_open(L.HOST, self.ports.management):
             return False
         try:
             ManagementAPI(self.admin_api_url, timeout=2).get("overview")
@@ -144,11 +141,11 @@ class RabbitNode:
         self.account.check_reachable(self.dir)
         conf = "\n".join(
             [
-                f"listeners.tcp.1 = {L.HOST}:{L.AMQP_PORT}",
+                f"listeners.tcp.1 = {L.HOST}:{self.ports.amqp}",
                 f"management.tcp.ip = {L.HOST}",
-                f"management.tcp.port = {L.MANAGEMENT_PORT}",
+                f"management.tcp.port = {self.ports.management}",
                 f"prometheus.tcp.ip = {L.HOST}",
-                f"prometheus.tcp.port = {L.RABBIT_PROMETHEUS_PORT}",
+                f"prometheus.tcp.port = {self.ports.rabbit_prometheus}",
                 f"default_user = {L.BROKER_ADMIN_USER}",
                 f"default_pass = {self.creds.admin_password}",
                 "default_user_tags.administrator = true",
@@ -173,11 +170,11 @@ class RabbitNode:
             RABBITMQ_LOG_BASE=str(self.dir / "log"),
             RABBITMQ_NODENAME=L.RABBIT_NODENAME,
             RABBITMQ_NODE_IP_ADDRESS=L.HOST,
-            RABBITMQ_DIST_PORT=str(L.RABBIT_DIST_PORT),
+            RABBITMQ_DIST_PORT=str(self.ports.rabbit_dist),
             RABBITMQ_ENABLED_PLUGINS_FILE=str(self.dir / "enabled_plugins"),
             RABBITMQ_CONFIG_FILE=str(self.dir / "rabbitmq.conf"),
             RABBITMQ_PID_FILE=str(self.pid_file),
-            ERL_EPMD_PORT=str(L.EPMD_PORT),
+            ERL_EPMD_PORT=str(self.ports.epmd),
             ERL_EPMD_ADDRESS=L.HOST,
         )
 
