@@ -11,10 +11,11 @@ from celery import Celery
 
 from config.celery_defaults import FIXED
 from config.settings import Settings, get_settings
+from results import BACKEND_SCHEME
 from routing.celery_settings import routing_settings
 from routing.declaration import TOPOLOGY
 
-TASK_MODULES = ("tasks.demo",)
+TASK_MODULES = ("tasks.demo", "tasks.probes")
 
 
 def result_backend_url(database_url: str) -> str:
@@ -25,6 +26,19 @@ def result_backend_url(database_url: str) -> str:
     return f"db+postgresql+psycopg://{rest}"
 
 
+def switchyard_backend_url(database_url: str) -> str:
+    """The URL selecting Switchyard's result backend (`results.backend`) for a database URL."""
+    result_backend_url(database_url)  # the same check of the scheme
+    return f"{BACKEND_SCHEME}+{database_url}"
+
+
+def selected_backend_url(settings: Settings) -> str:
+    """`result_backend` as SWITCHYARD_RESULT_BACKEND chooses."""
+    if settings.result_backend == "stock":
+        return result_backend_url(settings.database_url)
+    return switchyard_backend_url(settings.database_url)
+
+
 def celery_settings(settings: Settings) -> dict[str, Any]:
     """Everything Celery is configured with: fixed settings, the environment, the topology."""
     settings.require("broker_url", "database_url")
@@ -33,7 +47,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         **FIXED,
         **routing_settings(TOPOLOGY),
         "broker_url": settings.broker_url,
-        "result_backend": result_backend_url(settings.database_url),
+        "result_backend": selected_backend_url(settings),
     }
 
 
