@@ -18,9 +18,7 @@ Connection errors (a database restart) are retried with backoff, forever by defa
 from __future__ import annotations
 
 import logging
-import os
 import re
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -34,24 +32,19 @@ from celery.utils.functional import _regen  # type: ignore[attr-defined]
 from kombu.transport.native_delayed_delivery import MAX_NUMBER_OF_BITS_TO_USE
 
 from results import BACKEND_SCHEME, chords, codec, store
-from results.connections import Connection, ProcessPool
+from results.connections import RETRYABLE, Connection, ProcessPool
 from results.listener import ResultListener
 from results.retention import Retention
+from results.waiting import Waiter
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_S = 1.0  # a waiter wakes this often to run Celery's on_interval checks
-FALLBACK_POLL_S = 1.0  # while the listening connection is down, waiters poll this often
-RETRYABLE = (psycopg.OperationalError, psycopg.InterfaceError)
 # A countdown sends a task through the broker's delay exchanges, whose routing key is the
 # delay in binary ("0.1.1...") in front of the task's own routing key.
 _DELAY_PREFIX = re.compile(rf"^(?:[01]\.){{{MAX_NUMBER_OF_BITS_TO_USE}}}")
 
 # celery-types describes BaseBackend only in part; its attributes are typed Any here.
 _Base: Any = BaseBackend
-
-# Listeners of this process's parent, kept so no finalizer closes the parent's session.
-_inherited_listeners: list[ResultListener] = []
 
 
 class SwitchyardBackend(_Base):  # type: ignore[misc]
@@ -75,7 +68,7 @@ class SwitchyardBackend(_Base):  # type: ignore[misc]
         self.always_retry = True
         self.pool = ProcessPool(url)
         self.retention = Retention(self.expires)
-        self._listener: ResultListener | None = None
+        self.waiter = Waiter(url, self._read_metas)
 
     def as_uri(self, include_password: bool = False) -> str:
         return f"{BACKEND_SCHEME}+{super().as_uri(include_password)}"
@@ -203,70 +196,20 @@ class SwitchyardBackend(_Base):  # type: ignore[misc]
                 yield task_id, cached
         if not pending:
             return
-        if max_iterations:  # a single look, as ResultSet uses to peek at its members
-            yield from self._take_ready(pending, pending, READY_STATES, on_message)
-            return
-        yield from self._wait_ready(pending, timeout, READY_STATES, on_message, on_interval)
-
-    def _wait_ready(
-        self,
-        pending: set[str],
-        timeout: float | None,
-        ready_states: frozenset[str],
-        on_message: Any,
-        on_interval: Any,
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        listener = self.listener()
-        watch = listener.watch(pending)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            to_read = set(pending)
-            while True:
-                read_failed = False
-                try:
-                    yield from self._take_ready(to_read, pending, ready_states, on_message)
-                except RETRYABLE as exc:
-                    logger.warning("reading results failed (%s); retrying", exc)
-                    read_failed = True
-                if not pending:
-                    return
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise TimeoutError(f"Operation timed out ({timeout})")
-                if on_interval:
-                    on_interval()
-                # Polling while notifications cannot be trusted: the listener is down, or
-                # this waiter's own read failed (what it missed was notified before).
-                polling = read_failed or not listener.connected
-                nap = FALLBACK_POLL_S if polling else HEARTBEAT_S
-                notified, resync = watch.take(nap if remaining is None else min(nap, remaining))
-                polling = polling or resync or not listener.connected
-                to_read = set(pending) if polling else notified & pending
-        finally:
-            listener.unwatch(watch)
-
-    def _take_ready(
-        self, to_read: set[str], pending: set[str], ready_states: frozenset[str], on_message: Any
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Read `to_read` in one query; yield the ready ones and drop them from `pending`."""
-        if not to_read:
-            return
-        for task_id, meta in self._read_metas(to_read).items():
-            if meta["status"] not in ready_states:
-                continue
+        ready = (
+            self.waiter.ready_now(pending, READY_STATES)
+            if max_iterations  # a single look, as ResultSet uses to peek at its members
+            else self.waiter.wait(pending, timeout, READY_STATES, on_interval)
+        )
+        for task_id, meta in ready:
             self._cache[task_id] = meta
-            pending.discard(task_id)
             if on_message is not None:
                 on_message(meta)
             yield task_id, meta
 
     def listener(self) -> ResultListener:
-        """This process's listener (a forked child gets its own)."""
-        if self._listener is None or self._listener.pid != os.getpid():
-            if self._listener is not None:
-                _inherited_listeners.append(self._listener)
-            self._listener = ResultListener(self.url, store.RESULT_CHANNEL)
-        return self._listener
+        """This process's listening connection (tests look at it)."""
+        return self.waiter.listener()
 
     # -- groups ----------------------------------------------------------------------
 

@@ -26,6 +26,9 @@ CONNECT_TIMEOUT_S = 5
 # Keepalives notice a database host that vanished without closing the connection.
 TCP_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5}
 
+# Errors of the connection, not of the statement: retried on a fresh connection.
+RETRYABLE = (psycopg.OperationalError, psycopg.InterfaceError)
+
 # Pools inherited through fork: kept referenced so that no finalizer ever closes them.
 _inherited: list[ConnectionPool[Connection]] = []
 
