@@ -130,3 +130,21 @@ def test_group_get_and_join_return_every_result_in_order(
     assert isinstance(grouped, GroupResult)
     assert grouped.get(timeout=DEADLINE_S) == values
     assert grouped.join(timeout=DEADLINE_S) == values
+
+    grouped.save()
+    restored = GroupResult.restore(grouped.id, app=app)
+    assert restored is not None
+    assert restored.get(timeout=DEADLINE_S) == values
+    grouped.delete()
+    assert GroupResult.restore(grouped.id, app=app) is None
+
+
+def test_forget_deletes_the_row(
+    broker: Connection, default_worker: Supervisor, backend: SwitchyardBackend
+) -> None:
+    from tasks.probes import echo
+
+    result = echo.delay("gone soon")
+    assert result.get(timeout=DEADLINE_S) == "gone soon"
+    result.forget()
+    assert backend.get_task_meta(result.id, cache=False)["status"] == states.PENDING
