@@ -11,6 +11,8 @@ Every table has `updated_at`, set by the database on each write: retention delet
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Column,
     DateTime,
@@ -29,13 +31,20 @@ from sqlalchemy.dialects.postgresql import JSONB
 metadata = MetaData()
 
 
-def _updated_at() -> Column[object]:
-    return Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+def _expiring_table(name: str, *columns: Column[Any], comment: str) -> Table:
+    """A table whose rows retention can expire: `updated_at`, set on every write, indexed."""
+    return Table(
+        name,
+        metadata,
+        *columns,
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index(f"{name}_updated_at", "updated_at"),
+        comment=comment,
+    )
 
 
-TASK_RESULT = Table(
+TASK_RESULT = _expiring_table(
     "switchyard_task_result",
-    metadata,
     Column("task_id", Text, primary_key=True),
     Column("state", Text, nullable=False),
     Column("result", JSONB),
@@ -50,43 +59,32 @@ TASK_RESULT = Table(
     Column("parent_id", Text),
     Column("args", JSONB, comment="only with result_extended"),
     Column("kwargs", JSONB, comment="only with result_extended"),
-    _updated_at(),
-    Index("switchyard_task_result_updated_at", "updated_at"),
     comment="One row per task, upserted on every state change; results are JSON, never pickle",
 )
 
-GROUP_RESULT = Table(
+GROUP_RESULT = _expiring_table(
     "switchyard_group_result",
-    metadata,
     Column("group_id", Text, primary_key=True),
     Column("result", JSONB, nullable=False, comment="GroupResult.as_tuple()"),
-    _updated_at(),
-    Index("switchyard_group_result_updated_at", "updated_at"),
     comment="Saved GroupResults (GroupResult.save / restore)",
 )
 
-CHORD = Table(
+CHORD = _expiring_table(
     "switchyard_chord",
-    metadata,
     Column("group_id", Text, primary_key=True),
     Column("size", Integer, comment="known once the header's last task is about to be sent"),
     Column("done", Integer, nullable=False, server_default=text("0")),
     Column("fired_at", DateTime(timezone=True)),
-    _updated_at(),
-    Index("switchyard_chord_updated_at", "updated_at"),
     comment="Chord counter: each header completion adds one; the one reaching size sends the body",
 )
 
-CHORD_PART = Table(
+CHORD_PART = _expiring_table(
     "switchyard_chord_part",
-    metadata,
     Column("group_id", Text, primary_key=True),
     Column("task_id", Text, primary_key=True),
     Column("idx", Integer, comment="position in the header"),
     Column("state", Text, nullable=False),
     Column("result", JSONB),
-    _updated_at(),
-    Index("switchyard_chord_part_updated_at", "updated_at"),
     comment="Header results of running chords; a task id counts once however often it runs",
 )
 
