@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     results.add_argument("--tasks", type=_positive, default=10_000, help="throughput tasks")
     results.add_argument("--round-trips", type=_positive, default=200, help="serial round trips")
     results.add_argument("--chord-size", type=_positive, default=1_000, help="chord header tasks")
-    results.add_argument("--json", action="store_true", help="print the figures as JSON")
+    results.add_argument(
+        "--json", action="store_true", help="print the figures as JSON (the table goes to stderr)"
+    )
     results.set_defaults(handler=_results)
 
 
@@ -34,7 +36,8 @@ def _results(args: argparse.Namespace) -> int:
     except BenchError as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 1
-    if args.json:
+    if args.json:  # JSON alone on stdout; the table still goes to the terminal
+        print("\n".join(table(outcome)), file=sys.stderr)
         print(json.dumps(as_dict(outcome), indent=2))
     else:
         print("\n".join(table(outcome)))
