@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from celery import Celery
@@ -48,6 +48,7 @@ class Configuration:
 class Workload:
     """One measurement: `run` sends work through `app` and returns figures by key."""
 
+    key: str
     name: str
     figures: tuple[Figure, ...]
     run: Callable[[Celery, Progress], dict[str, float]]
@@ -61,4 +62,11 @@ class Suite:
     configurations: tuple[Configuration, ...]
     workloads: Sequence[Workload]
     pool: str = "default"
-    notes: list[str] = field(default_factory=list)
+
+    def only(self, keys: Sequence[str]) -> Suite:
+        """This suite with just the workloads named (all when `keys` is empty)."""
+        unknown = set(keys) - {w.key for w in self.workloads}
+        if unknown:
+            raise ValueError(f"unknown workload(s): {', '.join(sorted(unknown))}")
+        kept = [w for w in self.workloads if not keys or w.key in keys]
+        return Suite(self.name, self.configurations, kept, self.pool)

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+WORKLOADS = ("throughput", "round-trip", "chord")  # keys of ops.bench.results_suite's workloads
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("bench", help="benchmarks against the running stack")
@@ -19,6 +21,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     results.add_argument("--round-trips", type=_positive, default=200, help="serial round trips")
     results.add_argument("--chord-size", type=_positive, default=1_000, help="chord header tasks")
     results.add_argument(
+        "--workload",
+        action="append",
+        choices=WORKLOADS,
+        default=[],
+        help="run only this workload (repeatable; default: all)",
+    )
+    results.add_argument(
         "--json", action="store_true", help="print the figures as JSON (the table goes to stderr)"
     )
     results.set_defaults(handler=_results)
@@ -30,7 +39,7 @@ def _results(args: argparse.Namespace) -> int:
     from ops.bench.runner import run_suite
     from ops.bench.workers import BenchError
 
-    suite = results_suite(Sizes(args.tasks, args.round_trips, args.chord_size))
+    suite = results_suite(Sizes(args.tasks, args.round_trips, args.chord_size)).only(args.workload)
     try:
         outcome = run_suite(suite, args.repeat, _progress)
     except BenchError as exc:

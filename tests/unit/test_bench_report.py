@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ops.bench.model import Configuration, Figure, Suite, Workload
 from ops.bench.report import as_dict, table
+from ops.bench.results_suite import Sizes, results_suite
 from ops.bench.runner import Outcome
+from ops.commands.bench import WORKLOADS
 
 FAST = Figure("rate", "rate", "tasks/s", "higher", ">= 3x", lambda v, base: v >= 3 * base)
 SLOW = Figure("latency", "latency", "ms", "lower", "<= 5 ms", lambda v, _: v <= 5)
@@ -14,7 +16,7 @@ def _outcome() -> Outcome:
     suite = Suite(
         "demo",
         (Configuration("old", {}), Configuration("new", {})),
-        (Workload("w", (FAST, SLOW), lambda app, progress: {}),),
+        (Workload("w", "w", (FAST, SLOW), lambda app, progress: {}),),
     )
     outcome = Outcome(suite, repeat=3)
     for rate, latency in ((100, 20), (110, 22), (90, 21)):
@@ -39,3 +41,8 @@ def test_table_shows_each_figure_with_its_ratio_and_target() -> None:
     assert "3.0x better" in lines[1]
     assert ">= 3x: met" in lines[1]
     assert lines[-1].startswith("median of 3 runs")
+
+
+def test_command_offers_exactly_the_suites_workloads() -> None:
+    assert tuple(w.key for w in results_suite(Sizes()).workloads) == WORKLOADS
+    assert [w.key for w in results_suite(Sizes()).only(["chord"]).workloads] == ["chord"]
