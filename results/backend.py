@@ -68,7 +68,7 @@ class SwitchyardBackend(_Base):  # type: ignore[misc]
         self.always_retry = True
         self.pool = ProcessPool(url)
         self.retention = Retention(self.expires)
-        self.waiter = Waiter(url, self._read_metas)
+        self.waiter = Waiter(url, self._read_metas, self._notified_meta)
 
     def as_uri(self, include_password: bool = False) -> str:
         return f"{BACKEND_SCHEME}+{super().as_uri(include_password)}"
@@ -133,13 +133,16 @@ class SwitchyardBackend(_Base):  # type: ignore[misc]
             rows = store.read_states(conn, task_ids)
         return {task_id: self._meta(row) for task_id, row in rows.items()}
 
+    def _notified_meta(self, row: str) -> dict[str, Any]:
+        return self._meta(store.notified_state(row))
+
     def _meta(self, row: store.StoredState) -> dict[str, Any]:
         meta = {
             "task_id": row.task_id,
             "status": row.state,
-            "result": self.decode(row.result),
+            "result": row.result,
             "traceback": row.traceback,
-            "children": self.decode(row.children),
+            "children": row.children,
             "date_done": row.date_done,
             "group_id": row.group_id,
             "parent_id": row.parent_id,
@@ -147,8 +150,8 @@ class SwitchyardBackend(_Base):  # type: ignore[misc]
             "queue": row.queue,
             "worker": row.worker,
             "retries": row.retries,
-            "args": self.decode(row.args),
-            "kwargs": self.decode(row.kwargs),
+            "args": row.args,
+            "kwargs": row.kwargs,
         }
         return dict(self.meta_from_decoded(meta))
 

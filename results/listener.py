@@ -1,11 +1,12 @@
 """LISTEN/NOTIFY: waiters sleep until the database says their task is ready.
 
-Every write of a ready state sends `NOTIFY switchyard_results, '<task id>'` in the same
-statement. One listening connection per process, owned by a daemon thread, hands each
-notified id to the `Watch` of the waiters that asked for it; a waiter then reads just those
-rows. While the listening connection is down, every watch is told to resynchronise and the
-waiters fall back to a slow poll, until the thread has reconnected (after which they read
-once more, for anything that finished while nobody listened).
+Every write of a ready state sends a notification in the same statement: the task id and,
+when it fits, the row itself. One listening connection per process, owned by a daemon
+thread, hands each notification to the `Watch` of the waiters that asked for that task id;
+a waiter then reads only the rows that did not fit. While the listening connection is down,
+every watch is told to resynchronise and the waiters fall back to a slow poll, until the
+thread has reconnected (after which they read once more, for anything that finished while
+nobody listened).
 
 The thread starts with the first waiter and stops after `LINGER_S` without one, so a
 process that never waits for results never receives notifications.
@@ -23,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from results.connections import connect_kwargs
+from results.store import split_notification
 
 logger = logging.getLogger(__name__)
 
@@ -40,25 +42,26 @@ class Watch:
         self.task_ids = frozenset(task_ids)
         self._lock = threading.Lock()
         self._event = threading.Event()
-        self._notified: set[str] = set()
+        self._notified: dict[str, str | None] = {}
         self._resync = False
 
-    def take(self, timeout: float) -> tuple[set[str], bool]:
-        """Wait up to `timeout` for news; return the notified ids and whether to read all.
+    def take(self, timeout: float) -> tuple[dict[str, str | None], bool]:
+        """Wait up to `timeout` for news: the notified ids (with the row as JSON text when
+        the notification carried it) and whether to read all.
 
         Reading all is asked for when the listening connection went down or came back:
         notifications may have been missed in between.
         """
         self._event.wait(timeout)
         with self._lock:
-            notified, self._notified = self._notified, set()
+            notified, self._notified = self._notified, {}
             resync, self._resync = self._resync, False
             self._event.clear()
         return notified, resync
 
-    def _notify(self, task_id: str) -> None:
+    def _notify(self, task_id: str, row: str | None) -> None:
         with self._lock:
-            self._notified.add(task_id)
+            self._notified[task_id] = row
             self._event.set()
 
     def _request_resync(self) -> None:
@@ -148,18 +151,18 @@ class ResultListener:
         while True:
             for notify in conn.notifies(timeout=TICK_S):
                 last_heard = time.monotonic()
-                self._dispatch(notify.payload)
+                self._dispatch(*split_notification(notify.payload))
             if self._stop_if_idle():
                 return False
             if time.monotonic() - last_heard > PING_AFTER_S:
                 conn.execute("SELECT 1")
                 last_heard = time.monotonic()
 
-    def _dispatch(self, task_id: str) -> None:
+    def _dispatch(self, task_id: str, row: str | None) -> None:
         with self._lock:
             watches = list(self._by_id.get(task_id, ()))
         for watch in watches:
-            watch._notify(task_id)
+            watch._notify(task_id, row)
 
     def _resync_all(self) -> None:
         with self._lock:

@@ -17,11 +17,14 @@ from celery import states
 from psycopg import sql
 from sqlalchemy.dialects.postgresql import JSONB
 
+from results import codec
 from results.connections import Connection, statement
 from results.schema import GROUP_RESULT, TASK_RESULT
 
 RESULT_CHANNEL = "switchyard_results"
-"""The NOTIFY channel: the payload is the id of a task that reached a ready state."""
+"""The NOTIFY channel of ready states: the payload is the task id, then a newline and the row
+as JSON when that fits in a notification, so a waiter needs no query to read it."""
+NOTIFY_PAYLOAD_MAX = 7900  # PostgreSQL refuses a payload of 8000 bytes or more
 
 # Kept from the first write that knew them: a later state without a request keeps them.
 _STICKY = frozenset(
@@ -84,9 +87,12 @@ UPSERT_STATE = statement(
     "written AS ("
     "INSERT INTO {t} ({columns}, updated_at) SELECT {values}, now() FROM durability "
     "ON CONFLICT (task_id) DO UPDATE SET {assignments}, updated_at = now() "
-    "WHERE {t}.state <> {success} RETURNING task_id) "
-    "SELECT pg_notify(%(channel)s, task_id) FROM written WHERE %(ready)s",
+    "WHERE {t}.state <> {success} RETURNING {columns}) "
+    "SELECT pg_notify(%(channel)s, CASE WHEN octet_length(n.row) < {payload_max} "
+    "THEN n.task_id || chr(10) || n.row ELSE n.task_id END) "
+    "FROM (SELECT w.task_id, to_jsonb(w)::text AS row FROM written w) n WHERE %(ready)s",
     t=_TABLE,
+    payload_max=sql.Literal(NOTIFY_PAYLOAD_MAX),
     columns=sql.SQL(", ").join(sql.Identifier(c) for c in _WRITTEN),
     values=sql.SQL(", ").join(_value(c) for c in _WRITTEN),
     assignments=sql.SQL(", ").join(_assignment(c) for c in _WRITTEN if c != "task_id"),
@@ -113,22 +119,22 @@ DELETE_GROUP = statement("DELETE FROM {g} WHERE group_id = %s", g=_GROUPS)
 
 @dataclass(frozen=True)
 class StoredState:
-    """A task's row as read back; `result` and the JSON columns still as JSON text."""
+    """A task's row as read back, JSON columns decoded."""
 
     task_id: str
     state: str
-    result: str | None
+    result: Any
     traceback: str | None
     date_done: datetime | None
     name: str | None
     queue: str | None
     worker: str | None
     retries: int | None
-    children: str | None
+    children: Any
     group_id: str | None
     parent_id: str | None
-    args: str | None
-    kwargs: str | None
+    args: Any
+    kwargs: Any
 
 
 def write_state(conn: Connection, row: StateRow) -> None:
@@ -139,7 +145,26 @@ def write_state(conn: Connection, row: StateRow) -> None:
 def read_states(conn: Connection, task_ids: Iterable[str]) -> dict[str, StoredState]:
     """The stored rows of `task_ids` that exist, by task id; one query for any number."""
     rows = conn.execute(READ_STATES, (list(task_ids),)).fetchall()
-    return {row[0]: StoredState(**dict(zip(_WRITTEN, row, strict=True))) for row in rows}
+    states_read = {}
+    for row in rows:
+        values = dict(zip(_WRITTEN, row, strict=True))
+        values.update((c, codec.decode(values[c])) for c in _JSON & values.keys())
+        states_read[row[0]] = StoredState(**values)
+    return states_read
+
+
+def split_notification(payload: str) -> tuple[str, str | None]:
+    """(task id, the row as JSON text or None when it did not fit) of a notification."""
+    task_id, _, row = payload.partition("\n")
+    return task_id, row or None
+
+
+def notified_state(row: str) -> StoredState:
+    """The row a notification carried (`to_jsonb` of the written row)."""
+    values = codec.decode(row)
+    done = values.get("date_done")
+    values["date_done"] = datetime.fromisoformat(done) if isinstance(done, str) else None
+    return StoredState(**{c: values.get(c) for c in _WRITTEN})
 
 
 def delete_state(conn: Connection, task_id: str) -> None:

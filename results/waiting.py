@@ -2,8 +2,8 @@
 
 `get()`, `GroupResult.get()` and `join()` all end here (through the backend's `wait_for` and
 `get_many`). A waiter registers its task ids with the process's listener *before* its first
-read, so a task finishing after that read is always notified. It then reads only the rows it
-was notified about, in one query per wake-up, however many tasks it waits for.
+read, so a task finishing after that read is always notified. A notification usually
+carries the row; the rest are read in one query per wake-up, however many tasks it waits for.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ FALLBACK_POLL_S = 1.0  # while notifications can be missed, waiters read this of
 
 Meta = dict[str, Any]
 ReadMetas = Callable[[Iterable[str]], dict[str, Meta]]
+MetaOfRow = Callable[[str], Meta]
 
 # Listeners of this process's parent, kept so no finalizer closes the parent's session.
 _inherited: list[ResultListener] = []
@@ -35,9 +36,10 @@ _inherited: list[ResultListener] = []
 class Waiter:
     """Waits for task ids of one backend; one listener per process, shared by its threads."""
 
-    def __init__(self, url: str, read_metas: ReadMetas) -> None:
+    def __init__(self, url: str, read_metas: ReadMetas, meta_of_row: MetaOfRow) -> None:
         self.url = url
         self.read_metas = read_metas
+        self.meta_of_row = meta_of_row
         self._listener: ResultListener | None = None
 
     def listener(self) -> ResultListener:
@@ -75,8 +77,13 @@ class Waiter:
         watch = listener.watch(pending)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            to_read = set(pending)
+            to_read, carried = set(pending), dict[str, str]()
             while True:
+                for task_id, row in carried.items():
+                    meta = self.meta_of_row(row)
+                    if meta["status"] in ready_states:
+                        pending.discard(task_id)
+                        yield task_id, meta
                 read_failed = False
                 try:
                     for task_id, meta in self.ready_now(to_read, ready_states):
@@ -97,7 +104,11 @@ class Waiter:
                 polling = read_failed or not listener.connected
                 nap = FALLBACK_POLL_S if polling else HEARTBEAT_S
                 notified, resync = watch.take(nap if remaining is None else min(nap, remaining))
-                polling = polling or resync or not listener.connected
-                to_read = set(pending) if polling else notified & pending
+                if polling or resync or not listener.connected:
+                    to_read, carried = set(pending), {}
+                else:
+                    mine = {i: row for i, row in notified.items() if i in pending}
+                    carried = {i: row for i, row in mine.items() if row is not None}
+                    to_read = {i for i, row in mine.items() if row is None}
         finally:
             listener.unwatch(watch)

@@ -99,8 +99,9 @@ def test_exactly_one_completion_sends_the_body(count: Count, completes: bool) ->
 
 def test_watch_hands_over_notified_ids_and_resync_once() -> None:
     watch = Watch(["a", "b"])
-    watch._notify("a")
-    assert watch.take(0) == ({"a"}, False)
-    assert watch.take(0) == (set(), False)
+    watch._notify("a", '{"state": "SUCCESS"}')
+    watch._notify("b", None)
+    assert watch.take(0) == ({"a": '{"state": "SUCCESS"}', "b": None}, False)
+    assert watch.take(0) == ({}, False)
     watch._request_resync()
-    assert watch.take(0) == (set(), True)
+    assert watch.take(0) == ({}, True)

@@ -5,15 +5,25 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 from celery import states
 from celery.utils import uuid
+from psycopg import sql
 
 from config.app import app
+from config.settings import Settings
 from results.backend import SwitchyardBackend
 from results.listener import APPLICATION_NAME
+from results.store import (
+    NOTIFY_PAYLOAD_MAX,
+    RESULT_CHANNEL,
+    notified_state,
+    read_states,
+    split_notification,
+)
 from tests.integration.results.conftest import wait_for
 
 # Well under Celery's 0.5 s poll step and the 1 s fallback poll: only a notification
@@ -52,20 +62,23 @@ def _blocked_waiter(wait: Wait, ids: list[str]) -> tuple[threading.Thread, dict[
 
 
 @pytest.mark.parametrize("wait", [_get, _group_get, _join], ids=["get", "group-get", "join"])
-def test_blocked_waiter_wakes_on_notify(backend: SwitchyardBackend, wait: Wait) -> None:
+@pytest.mark.parametrize("size", [10, NOTIFY_PAYLOAD_MAX], ids=["carried", "read"])
+def test_blocked_waiter_wakes_on_notify(backend: SwitchyardBackend, wait: Wait, size: int) -> None:
+    """A small result travels in the notification; a large one is read after it."""
     ids = [uuid() for _ in range(3)]
+    values = {task_id: task_id.ljust(size, "x") for task_id in ids}
     thread, outcome = _blocked_waiter(wait, ids)
     listener = backend.listener()
     wait_for(lambda: listener.connected and listener.watching(ids[0]))
     assert thread.is_alive(), outcome
 
     for task_id in ids:
-        backend.store_result(task_id, task_id, states.SUCCESS)
+        backend.store_result(task_id, values[task_id], states.SUCCESS)
     written_at = time.perf_counter()
     thread.join(WAIT_TIMEOUT_S)
 
     assert "error" not in outcome, outcome
-    assert outcome["value"] in (ids[0], ids)
+    assert outcome["value"] in (values[ids[0]], list(values.values()))
     woken_after = float(outcome["returned_at"]) - written_at  # type: ignore[arg-type]
     assert woken_after < WOKEN_WITHIN_S
 
@@ -89,3 +102,18 @@ def test_waiter_survives_a_dropped_listening_connection(
 
     assert outcome.get("value") == "after the drop", outcome
     wait_for(lambda: listener.connected)  # and the listener is back
+
+
+def test_notification_carries_the_row_a_read_returns(
+    backend: SwitchyardBackend, settings: Settings
+) -> None:
+    task_id = uuid()
+    with psycopg.connect(settings.database_url, autocommit=True) as listening:
+        listening.execute(sql.SQL("LISTEN {}").format(sql.Identifier(RESULT_CHANNEL)))
+        backend.store_result(task_id, {"when": datetime.now(UTC), "n": [1, 2]}, states.SUCCESS)
+        payloads = [n.payload for n in listening.notifies(timeout=WAIT_TIMEOUT_S, stop_after=1)]
+    notified_id, row = split_notification(payloads[0])
+    assert notified_id == task_id
+    assert row is not None
+    with backend.pool.connection() as conn:
+        assert notified_state(row) == read_states(conn, [task_id])[task_id]
