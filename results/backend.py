@@ -5,7 +5,8 @@ registered as a `celery.result_backends` entry point). What it does instead of t
 `db+postgresql://` backend:
 
 - one upsert per state change, which also notifies waiters (`results.store`);
-- `get()`, `GroupResult.get()` and `join()` sleep until notified (`results.listener`);
+- `get()`, `GroupResult.get()` and `join()` sleep until notified, and the notification
+  usually carries the row (`results.waiting`, `results.listener`);
 - chords joined by an atomic counter, without `chord_unlock` polling (`results.chords`);
 - results as `jsonb`, never pickle; a result JSON cannot encode fails the task with
   `ResultEncodeError` (`results.codec`);
