@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import sql
@@ -43,6 +44,26 @@ def connect_kwargs(application_name: str) -> dict[str, Any]:
     }
 
 
+class _Locked(Protocol):
+    _lock: threading.Lock
+
+
+def renew_lock_in_children(owner: _Locked) -> None:
+    """Give `owner` a fresh `_lock` in a forked child.
+
+    A thread of the parent may hold the lock at the fork; that thread does not exist in the
+    child, so the child would wait for it forever.
+    """
+    ref = weakref.ref(owner)
+
+    def renew() -> None:
+        alive = ref()
+        if alive is not None:
+            alive._lock = threading.Lock()
+
+    os.register_at_fork(after_in_child=renew)
+
+
 def statement(template: str, **parts: sql.Composable) -> bytes:
     """A statement with identifiers filled in, as bytes, composed once at import.
 
@@ -59,6 +80,7 @@ class ProcessPool:
         self.url = url
         self.application_name = application_name
         self._lock = threading.Lock()
+        renew_lock_in_children(self)
         self._pool: ConnectionPool[Connection] | None = None
         self._pid = 0
 

@@ -138,6 +138,8 @@ class ResultListener:
                         return
             except psycopg.Error as exc:
                 logger.warning("result listener: connection lost (%s); waiters poll", exc)
+            except Exception:  # never leave waiters trusting a listener that is gone
+                logger.exception("result listener failed; waiters poll while it restarts")
             self._connected.clear()
             self._resync_all()
             if self._stop_if_idle():

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from celery.exceptions import TimeoutError
 
-from results.connections import RETRYABLE
+from results.connections import RETRYABLE, renew_lock_in_children
 from results.listener import ResultListener
 from results.store import RESULT_CHANNEL
 
@@ -41,14 +42,17 @@ class Waiter:
         self.read_metas = read_metas
         self.meta_of_row = meta_of_row
         self._listener: ResultListener | None = None
+        self._lock = threading.Lock()
+        renew_lock_in_children(self)
 
     def listener(self) -> ResultListener:
         """This process's listener (a forked child gets its own)."""
-        if self._listener is None or self._listener.pid != os.getpid():
-            if self._listener is not None:
-                _inherited.append(self._listener)
-            self._listener = ResultListener(self.url, RESULT_CHANNEL)
-        return self._listener
+        with self._lock:
+            if self._listener is None or self._listener.pid != os.getpid():
+                if self._listener is not None:
+                    _inherited.append(self._listener)
+                self._listener = ResultListener(self.url, RESULT_CHANNEL)
+            return self._listener
 
     def ready_now(
         self, task_ids: set[str], ready_states: frozenset[str]

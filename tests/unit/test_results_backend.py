@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import fields
 from importlib.metadata import entry_points
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from config.settings import Settings
 from results import BACKEND_SCHEME, store
 from results.backend import SwitchyardBackend, _queue_of
 from results.chords import Count
+from results.connections import ProcessPool
 from results.listener import Watch
 from results.schema import OWN_TABLES, TASK_RESULT
 
@@ -105,3 +107,14 @@ def test_watch_hands_over_notified_ids_and_resync_once() -> None:
     assert watch.take(0) == ({}, False)
     watch._request_resync()
     assert watch.take(0) == ({}, True)
+
+
+def test_a_forked_child_gets_a_free_lock() -> None:
+    pool = ProcessPool(DATABASE_URL)  # never opened: no connection is made
+    pool._lock.acquire()  # as a parent thread might hold it at the moment of a fork
+    pid = os.fork()
+    if pid == 0:  # the child: it must not wait for a thread that does not exist here
+        os._exit(0 if pool._lock.acquire(timeout=2) else 1)
+    pool._lock.release()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -16,7 +16,7 @@ from psycopg import sql
 from ops.supervisor import Supervisor
 from results.schema import CHORD, CHORD_PART, TASK_RESULT
 from routing.declaration import TOPOLOGY
-from tests.integration.results.conftest import DEADLINE_S, default_pool_argv
+from tests.integration.results.helpers import DEADLINE_S, default_pool_argv
 
 HEADER = 1_000
 CHORDS = 2  # run at once, so their completions interleave too

@@ -24,7 +24,7 @@ from results.store import (
     read_states,
     split_notification,
 )
-from tests.integration.results.conftest import wait_for
+from tests.integration.results.helpers import wait_for
 
 # Well under Celery's 0.5 s poll step and the 1 s fallback poll: only a notification
 # explains a waiter that returns this soon after the write.

@@ -12,7 +12,7 @@ from config.settings import Settings
 from ops.stack.manager import Stack
 from ops.supervisor import Supervisor
 from results.schema import TASK_RESULT
-from tests.integration.results.conftest import DEADLINE_S, wait_for
+from tests.integration.results.helpers import DEADLINE_S, wait_for
 
 TASKS = 150
 TASK_SECONDS = 0.02  # long enough that the restart lands in the middle of the writes

@@ -17,7 +17,7 @@ from ops.supervisor import Supervisor
 from results.backend import SwitchyardBackend
 from results.codec import ResultEncodeError
 from results.schema import TASK_RESULT
-from tests.integration.results.conftest import DEADLINE_S
+from tests.integration.results.helpers import DEADLINE_S
 
 Db = psycopg.Connection[tuple[object, ...]]
 ROW = sql.SQL(
