@@ -21,6 +21,7 @@ TASK_MODULES = (
     "tasks.external",
     "tasks.analytics",
     "tasks.maintenance",
+    "tasks.faults",
 )
 
 

@@ -9,6 +9,7 @@ from celery import Celery
 from kombu.message import Message
 
 from deadletter import headers
+from deadletter.signals import message_dead_lettered
 from routing.names import DEAD_LETTER_EXCHANGE, TASK_EXCHANGE, dlq_name
 
 # Celery's native delayed delivery prefixes routing keys with 28 binary digits.
@@ -52,8 +53,11 @@ def republish(
         )
 
 
-def dead_letter(app: Celery, message: Message, reason: str) -> None:
-    """Copy `message` to its queue's dead-letter queue with `reason`; the caller acks it."""
+def dead_letter(app: Celery, message: Message, reason: str, *, kind: str) -> None:
+    """Copy `message` to its queue's dead-letter queue with `reason`; the caller acks it.
+
+    `kind` is a short fixed word for metrics; `reason` is the full sentence for people.
+    """
     queue = source_queue(message)
     republish(
         app,
@@ -62,6 +66,7 @@ def dead_letter(app: Celery, message: Message, reason: str) -> None:
         routing_key=dlq_name(queue),
         extra_headers={headers.REASON: reason[:1000], headers.SOURCE_QUEUE: queue},
     )
+    message_dead_lettered.send(sender=app, queue=queue, kind=kind, reason=reason)
 
 
 def requeue_counted(app: Celery, message: Message, losses: int) -> None:

@@ -55,9 +55,10 @@ class DeadLetteringRequest(Request):
                         inner._app,
                         message,
                         f"worker lost {losses} times running it; last: {reason}",
+                        kind="worker_lost",
                     )
             else:
-                dead_letter(inner._app, message, reason)
+                dead_letter(inner._app, message, reason, kind="rejected")
         except Exception:
             # The copy was not confirmed: fall back to the broker's own reject, which
             # requeues or dead-letters natively. Nothing is acknowledged without a copy.
