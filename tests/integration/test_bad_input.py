@@ -23,9 +23,12 @@ def _publish(channel: Any, body: bytes, content_type: str, task: str | None) -> 
     task_id = str(uuid.uuid4())
     hdrs = {"id": task_id, "task": task, "lang": "py"} if task else {}
     channel.basic_publish(
-        TASK_EXCHANGE, QUEUE, body,
-        pika.BasicProperties(content_type=content_type, content_encoding="utf-8",
-                             headers=hdrs, delivery_mode=2),
+        TASK_EXCHANGE,
+        QUEUE,
+        body,
+        pika.BasicProperties(
+            content_type=content_type, content_encoding="utf-8", headers=hdrs, delivery_mode=2
+        ),
     )
     return task_id
 
@@ -72,8 +75,9 @@ def test_bad_messages_are_dead_lettered_with_reasons(
     assert any("no task registered as 'tasks.nope.missing'" in r for r in reasons), reasons
     assert any("malformed task message" in r for r in reasons), reasons
     assert any("no task header" in r for r in reasons), reasons
-    assert any("refusing to deserialize" in r.lower() or "disallowed" in r.lower()
-               for r in reasons), reasons
+    assert any(
+        "refusing to deserialize" in r.lower() or "disallowed" in r.lower() for r in reasons
+    ), reasons
     assert worker.alive, "the worker group exited on bad input"
     assert amqp.queue_declare(QUEUE, passive=True).method.message_count == 0
 
