@@ -11,6 +11,7 @@ from celery import Celery
 
 from config.celery_defaults import FIXED
 from config.settings import Settings, get_settings
+from ops.health import install_health_files
 from routing.celery_settings import routing_settings
 from routing.declaration import TOPOLOGY
 
@@ -41,6 +42,7 @@ def create_app() -> Celery:
     """A Celery app whose configuration is computed on first access, not at import."""
     celery = Celery("switchyard", include=list(TASK_MODULES))
     celery.add_defaults(lambda: celery_settings(get_settings()))
+    install_health_files(celery)
     return celery
 
 
