@@ -10,6 +10,7 @@ from config.settings import SettingsError
 from ops.commands import chart, db, health, run, stack, topology
 from ops.management_api import ManagementAPIError
 from ops.stack.accounts import StackError
+from routing.model import TopologyError
 
 _GROUPS = (stack, db, topology, run, chart, health)
 
@@ -29,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (StackError, SettingsError, ManagementAPIError) as exc:
+    except (StackError, SettingsError, ManagementAPIError, TopologyError) as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -9,7 +9,9 @@ not one broker round trip per pod every few seconds.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from typing import Any
 from celery import Celery, bootsteps
 
 from config.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 LIVE_FILE = "live"
 READY_FILE = "ready"
@@ -80,22 +84,31 @@ class HealthFileStep(bootsteps.StartStopStep):
         self.files = HealthFiles(Path(settings.health_dir))
         self.interval_s = settings.health_interval_s
         self._timer_entry: Any = None
-        self.files.clear()
+        self._safely(self.files.clear)
 
     def start(self, parent: Any) -> None:
-        self.files.touch_live()
-        self.files.mark_ready()
-        self._timer_entry = parent.timer.call_repeatedly(self.interval_s, self.files.touch_live)
+        self._safely(self.files.touch_live)
+        self._safely(self.files.mark_ready)
+        self._timer_entry = parent.timer.call_repeatedly(
+            self.interval_s, self._safely, (self.files.touch_live,)
+        )
 
     def stop(self, parent: Any) -> None:
         if self._timer_entry is not None:
             parent.timer.cancel(self._timer_entry)
             self._timer_entry = None
-        self.files.mark_not_ready()
+        self._safely(self.files.mark_not_ready)
 
     def shutdown(self, parent: Any) -> None:
         self.stop(parent)
-        self.files.clear()
+        self._safely(self.files.clear)
+
+    def _safely(self, action: Callable[[], None]) -> None:
+        """A file that cannot be written fails the probe, not the worker."""
+        try:
+            action()
+        except OSError as exc:
+            logger.warning("health file in %s: %s", self.files.directory, exc)
 
 
 def install_health_files(app: Celery) -> None:

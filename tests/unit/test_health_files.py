@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from kombu.asynchronous.timer import Timer
 
 from config.settings import get_settings
 from ops.cli import main
-from ops.health import HealthFiles
+from ops.health import HealthFiles, HealthFileStep
 
 
 def test_fresh_live_file_is_live_but_not_ready(tmp_path: Path) -> None:
@@ -41,5 +43,24 @@ def test_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         HealthFiles(tmp_path).touch_live()
         assert main(["health", "--max-age", "60"]) == 0
         assert main(["health", "--ready"]) == 1
+    finally:
+        get_settings.cache_clear()
+
+
+def test_an_unwritable_health_dir_fails_the_probe_not_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("SWITCHYARD_HEALTH_DIR", str(blocker / "health"))
+    get_settings.cache_clear()
+    try:
+        step = HealthFileStep(None)
+        consumer = SimpleNamespace(timer=Timer())
+        step.start(consumer)  # logs instead of raising
+        assert len(consumer.timer.queue) == 1
+        step.shutdown(consumer)
+        assert all(entry.canceled for entry in consumer.timer.queue)
+        assert step.files.problem(60, need_ready=False) is not None
     finally:
         get_settings.cache_clear()
