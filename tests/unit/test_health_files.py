@@ -60,7 +60,7 @@ def test_an_unwritable_health_dir_fails_the_probe_not_the_worker(
         step.start(consumer)  # logs instead of raising
         assert len(consumer.timer.queue) == 1
         step.shutdown(consumer)
-        assert all(entry.canceled for entry in consumer.timer.queue)
+        assert all(item.entry.canceled for item in consumer.timer.queue)
         assert step.files.problem(60, need_ready=False) is not None
     finally:
         get_settings.cache_clear()
