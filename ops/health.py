@@ -62,6 +62,8 @@ class HealthFiles:
             age = time.time() - self.live.stat().st_mtime
         except FileNotFoundError:
             return f"{self.live} missing: the worker is not consuming (yet)"
+        except OSError as exc:
+            return f"{self.live} unreadable: {exc.strerror}"
         if age > max_age_s:
             return f"{self.live} last touched {age:.0f}s ago (limit {max_age_s:.0f}s)"
         if need_ready and not self.ready.exists():
