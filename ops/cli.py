@@ -7,12 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from config.settings import SettingsError
-from ops.commands import chart, db, health, run, stack, topology
+from ops.commands import chart, db, dlq, health, run, send, stack, topology
 from ops.management_api import ManagementAPIError
 from ops.stack.accounts import StackError
 from routing.model import TopologyError
 
-_GROUPS = (stack, db, topology, run, chart, health)
+_GROUPS = (stack, db, topology, run, send, dlq, chart, health)
 
 
 def build_parser() -> argparse.ArgumentParser:

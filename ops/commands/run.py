@@ -11,6 +11,8 @@ import sys
 
 from config.settings import stack_dir
 from ops.broker import connection, consumer_counts
+from ops.demo import prepare_services, run_demo
+from ops.fake_services import FakeServices
 from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor, local_argv
 from routing.declaration import TOPOLOGY
@@ -39,8 +41,12 @@ def _run(args: argparse.Namespace) -> int:
         argv = local_argv(worker_argv(TOPOLOGY.pool(args.pool)))
         os.execv(argv[0], argv)
     supervisor = Supervisor(stack_dir() / "logs")
+    services = FakeServices()
+    env: dict[str, str] = {}
+    if args.demo:
+        env.update(prepare_services(services.start()))
     for pool in TOPOLOGY.pools:
-        supervisor.start(f"worker-{pool.name}", worker_argv(pool))
+        supervisor.start(f"worker-{pool.name}", worker_argv(pool), env)
     if not args.no_beat:
         supervisor.start("beat", beat_argv(str(stack_dir() / "beat-schedule")))
     try:
@@ -58,8 +64,6 @@ def _run(args: argparse.Namespace) -> int:
             return 1
         _print_table(supervisor)
         if args.demo:
-            from ops.demo import run_demo
-
             run_demo()
         print("running; Ctrl-C stops every pool warmly")
         supervisor.wait_forever()
@@ -68,6 +72,7 @@ def _run(args: argparse.Namespace) -> int:
         print("... stopping warmly (running tasks finish)", file=sys.stderr)
         for line in supervisor.stop():
             print(line)
+        services.stop()
 
 
 def _print_table(supervisor: Supervisor) -> None:
