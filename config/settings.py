@@ -56,6 +56,15 @@ class Settings(BaseSettings):
         gt=0,
         description="The broker's consumer_timeout; no task time limit may reach it",
     )
+    health_dir: str = Field(
+        default="/tmp/switchyard-health",  # noqa: S108 - an emptyDir in a pod
+        description="Where a worker keeps its liveness and readiness files for exec probes",
+    )
+    health_interval_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often a consuming worker touches its liveness file",
+    )
 
     inventory_api_url: str = Field(
         default="",
