@@ -11,10 +11,11 @@ from celery import Celery
 
 from config.celery_defaults import FIXED
 from config.settings import Settings, get_settings
+from metrics.install import instrument
 from routing.celery_settings import routing_settings
 from routing.declaration import TOPOLOGY
 
-TASK_MODULES = ("tasks.demo",)
+TASK_MODULES = ("tasks.demo", "tasks.metrics_probes")
 
 
 def result_backend_url(database_url: str) -> str:
@@ -41,6 +42,7 @@ def create_app() -> Celery:
     """A Celery app whose configuration is computed on first access, not at import."""
     celery = Celery("switchyard", include=list(TASK_MODULES))
     celery.add_defaults(lambda: celery_settings(get_settings()))
+    instrument(celery)
     return celery
 
 

@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from config.settings import SettingsError
-from ops.commands import db, run, stack, topology
+from ops.commands import db, exporter, metrics, run, stack, topology
 from ops.management_api import ManagementAPIError
 from ops.stack.accounts import StackError
 
-_GROUPS = (stack, db, topology, run)
+_GROUPS = (stack, db, topology, run, exporter, metrics)
 
 
 def build_parser() -> argparse.ArgumentParser:
