@@ -57,7 +57,10 @@ def scrape_targets(
         for i, pool in enumerate(topology.pools)
     ]
     if beat:
-        targets.append(ScrapeTarget(WORKER_JOB, f"{L.HOST}:{ports.beat_metrics}", {"process": "beat"}))
+        beat_target = ScrapeTarget(
+            WORKER_JOB, f"{L.HOST}:{ports.beat_metrics}", {"process": "beat"}
+        )
+        targets.append(beat_target)
     targets.append(ScrapeTarget(EXPORTER_JOB, f"{L.HOST}:{ports.exporter}"))
     if rabbitmq:
         targets.append(ScrapeTarget(RABBITMQ_JOB, f"{L.HOST}:{ports.rabbit_prometheus}"))

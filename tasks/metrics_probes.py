@@ -5,6 +5,7 @@ Each outcome a counter distinguishes has one task: success, failure, retries, re
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from celery.exceptions import Reject
@@ -36,3 +37,10 @@ def retry_then_succeed(self: Any, retries: int) -> int:
 def reject() -> None:
     """Reject the message without requeueing it: the broker dead-letters it."""
     raise Reject("rejected by the metrics probe", requeue=False)
+
+
+@app.task(name="tasks.metrics_probes.hold")
+def hold(seconds: float) -> float:
+    """Run for `seconds`, so a test can act while a task is in progress."""
+    time.sleep(seconds)
+    return seconds

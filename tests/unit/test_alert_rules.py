@@ -81,8 +81,8 @@ def _annotations(alert: str, value: str, **labels: str) -> dict[str, str]:
         if all(r["labels"].get(k, v) == v for k, v in labels.items())
     )
     rendered = {}
-    for key, text in rule["annotations"].items():
-        text = text.replace("{{ $value | humanizePercentage }}", value)
+    for key, template in rule["annotations"].items():
+        text = template.replace("{{ $value | humanizePercentage }}", value)
         text = text.replace("{{ $value }}", value)
         for name, label_value in labels.items():
             text = text.replace(f"{{{{ $labels.{name} }}}}", label_value)
