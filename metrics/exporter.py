@@ -58,8 +58,8 @@ class QueueCollector(Collector):
             self.scrape_errors += 1
             logger.warning("broker management API unreachable: %s", exc)
             rows = None
-        yield _gauge(d.BROKER_UP, [((), 0 if rows is None else 1)])
-        yield _counter(d.EXPORTER_SCRAPE_ERRORS, [((), self.scrape_errors)])
+        yield _family(d.BROKER_UP, [((), 0 if rows is None else 1)])
+        yield _family(d.EXPORTER_SCRAPE_ERRORS, [((), self.scrape_errors)])
         if rows is not None:
             yield from self._queue_metrics({row["name"]: row for row in rows})
 
@@ -74,12 +74,12 @@ class QueueCollector(Collector):
         )
         for spec, value in per_queue:
             samples = [((q.name,), value(row)) for q, row in present]
-            yield _counter(spec, samples) if spec.kind == "counter" else _gauge(spec, samples)
-        yield _gauge(
+            yield _family(spec, samples)
+        yield _family(
             d.DEAD_LETTERED,
             [((q.work_queue,), _depth(row)) for q, row in present if q.kind == "dead_letter"],
         )
-        yield _gauge(
+        yield _family(
             d.UNROUTABLE, [((), _depth(row)) for q, row in present if q.kind == "unroutable"]
         )
 
@@ -93,15 +93,10 @@ def exporter_registry(api: ManagementAPI, vhost: str, topology: Topology) -> Col
 Samples = Sequence[tuple[tuple[str, ...], float]]
 
 
-def _gauge(spec: d.MetricSpec, samples: Samples) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(spec.family, spec.help, labels=spec.labels)
-    for labels, value in samples:
-        family.add_metric(list(labels), value)
-    return family
-
-
-def _counter(spec: d.MetricSpec, samples: Samples) -> CounterMetricFamily:
-    family = CounterMetricFamily(spec.family, spec.help, labels=spec.labels)
+def _family(spec: d.MetricSpec, samples: Samples) -> Metric:
+    """A metric family named, typed and labelled as `spec` defines it."""
+    cls = CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily
+    family = cls(spec.family, spec.help, labels=spec.labels)
     for labels, value in samples:
         family.add_metric(list(labels), value)
     return family

@@ -8,6 +8,7 @@ rejection signals in the worker's main process, the task signals in the pool's c
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,12 @@ from celery.states import REJECTED
 
 from config.settings import get_settings
 from metrics import instruments as m
-from metrics.exposition import clean_multiprocess_dir, serve_metrics
+from metrics.exposition import (
+    MULTIPROC_ENV,
+    clean_multiprocess_dir,
+    multiprocess_dir,
+    serve_metrics,
+)
 from metrics.producer import PUBLISHED_AT_HEADER
 
 
@@ -29,6 +35,7 @@ class _Identity:
 
 
 _started_at: dict[str, float] = {}
+logger = logging.getLogger(__name__)
 
 
 def on_worker_init(sender: Any = None, **_: Any) -> None:
@@ -36,6 +43,11 @@ def on_worker_init(sender: Any = None, **_: Any) -> None:
     nodename = str(getattr(sender, "hostname", "") or "")
     pool, _sep, host = nodename.partition("@")
     _Identity.pool, _Identity.hostname = pool, host or nodename
+    if multiprocess_dir() is None:
+        logger.warning(
+            "%s is not set: counts made in the pool's child processes are not served",
+            MULTIPROC_ENV,
+        )
     _start_serving()
 
 
