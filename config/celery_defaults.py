@@ -25,6 +25,8 @@ FIXED: dict[str, Any] = {
     "task_reject_on_worker_lost": True,
     "task_acks_on_failure_or_timeout": True,
     "worker_cancel_long_running_tasks_on_connection_loss": True,
+    # Bad input is dead-lettered with a reason; the worker stays up.
+    "worker_consumer": "deadletter.consumer:DeadLetteringConsumer",
     # Results and state.
     "task_track_started": True,
     "result_extended": False,

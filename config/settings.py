@@ -73,6 +73,24 @@ class Settings(BaseSettings):
         description="Port of `switchyard exporter`, which serves the queue metrics",
     )
 
+    inventory_api_url: str = Field(
+        default="",
+        description="Base URL of the inventory service that sync_inventory_webhook calls",
+    )
+    external_api_url: str = Field(
+        default="",
+        description="Base URL of the rate-limited external API",
+    )
+    maintenance_interval_s: int | None = Field(
+        default=None,
+        gt=0,
+        description="Run nightly maintenance every N seconds instead of at 02:30 UTC (tests)",
+    )
+    task_always_eager: bool = Field(
+        default=False,
+        description="Run tasks in the calling process, without broker or workers (unit tests)",
+    )
+
     def require(self, *names: str) -> None:
         """Fail with the variables to set when a command needs settings that are empty."""
         missing = [n for n in names if not getattr(self, n)]

@@ -78,6 +78,16 @@ def _overview() -> list[Panel]:
         ("Broker reachable (exporter)", "none", [(d.BROKER_UP.name, "broker up")]),
         ("Dead-lettered messages", "short", [(dead, f"{{{{{d.QUEUE}}}}}")]),
         ("Unroutable messages", "short", [(d.UNROUTABLE.name, "unroutable")]),
+        (
+            "Dead-lettered by workers (messages/s)",
+            "ops",
+            [
+                (
+                    promql.rate_of(d.DEAD_LETTERED_BY_WORKER, f"{d.QUEUE}, {d.KIND}"),
+                    f"{{{{{d.QUEUE}}}}} {{{{{d.KIND}}}}}",
+                ),
+            ],
+        ),
     ]
 
 

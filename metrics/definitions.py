@@ -22,6 +22,7 @@ QUEUE = "queue_name"
 EXCEPTION = "exception"
 HOSTNAME = "hostname"
 POOL = "pool"
+KIND = "kind"
 
 # Seconds: from a millisecond task to the longest time limit a pool may have.
 DURATION_BUCKETS = (
@@ -123,6 +124,14 @@ TASK_REVOKED = MetricSpec(
     "counter",
     _TASK_LABELS,
     "Tasks revoked before or while running.",
+    "worker",
+)
+DEAD_LETTERED_BY_WORKER = MetricSpec(
+    "switchyard_messages_dead_lettered_total",
+    "counter",
+    (QUEUE, KIND),
+    "Messages a worker moved to a dead-letter queue, by kind: rejected, worker_lost, "
+    "unknown_task, unknown_message, invalid_task, malformed, undecodable.",
     "worker",
 )
 TASK_RUNTIME = MetricSpec(
@@ -231,6 +240,7 @@ ALL: tuple[MetricSpec, ...] = (
     TASK_RETRIED,
     TASK_REJECTED,
     TASK_REVOKED,
+    DEAD_LETTERED_BY_WORKER,
     TASK_RUNTIME,
     TASK_QUEUE_WAIT,
     WORKER_TASKS_ACTIVE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import Celery, signals
 
+from deadletter.signals import message_dead_lettered
 from metrics import producer, worker
 
 _HANDLERS = (
@@ -22,6 +23,7 @@ _HANDLERS = (
     (signals.task_revoked, worker.on_task_revoked),
     (signals.task_rejected, worker.on_message_rejected),
     (signals.task_unknown, worker.on_message_rejected),
+    (message_dead_lettered, worker.on_message_dead_lettered),
 )
 
 

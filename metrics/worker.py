@@ -116,6 +116,11 @@ def on_message_rejected(message: Any = None, name: str | None = None, **_: Any) 
     m.task_rejected.labels(task_name, _queue(message.delivery_info)).inc()
 
 
+def on_message_dead_lettered(queue: str = "", kind: str = "", **_: Any) -> None:
+    """`deadletter.signals.message_dead_lettered`: a copy is in the queue's dead-letter queue."""
+    m.messages_dead_lettered.labels(queue, kind).inc()
+
+
 def _start_serving() -> None:
     clean_multiprocess_dir()
     settings = get_settings()

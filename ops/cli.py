@@ -7,11 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from config.settings import SettingsError
-from ops.commands import db, exporter, metrics, run, stack, topology
+from ops.commands import db, dlq, exporter, metrics, run, send, stack, topology
 from ops.management_api import ManagementAPIError
 from ops.stack.accounts import StackError
+from routing.model import TopologyError
 
-_GROUPS = (stack, db, topology, run, exporter, metrics)
+_GROUPS = (stack, db, topology, run, send, dlq, exporter, metrics)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (StackError, SettingsError, ManagementAPIError) as exc:
+    except (StackError, SettingsError, ManagementAPIError, TopologyError) as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -11,6 +11,8 @@ import sys
 
 from config.settings import get_settings, stack_dir
 from ops.broker import connection, consumer_counts
+from ops.demo import prepare_services, run_demo
+from ops.fake_services import FakeServices
 from ops.local_metrics import (
     exporter_command,
     flower_command,
@@ -58,11 +60,17 @@ def _run(args: argparse.Namespace) -> int:
         flower_command(layout.ports.flower, get_settings().broker_api_url) if args.flower else None
     )
     supervisor = Supervisor(stack_dir() / "logs")
+    services = FakeServices()
+    env: dict[str, str] = {}
+    if args.demo:
+        env.update(prepare_services(services.start()))
     events = ["--task-events"] if args.flower else []
     for index, pool in enumerate(TOPOLOGY.pools):
         name = f"worker-{pool.name}"
         port = layout.ports.pool_metrics(index)
-        supervisor.start(name, worker_argv(pool) + events, metrics_env(name, port, layout.root))
+        supervisor.start(
+            name, worker_argv(pool) + events, {**env, **metrics_env(name, port, layout.root)}
+        )
     if not args.no_beat:
         beat_env = metrics_env("beat", layout.ports.beat_metrics, layout.root)
         supervisor.start("beat", beat_argv(str(stack_dir() / "beat-schedule")), beat_env)
@@ -85,8 +93,6 @@ def _run(args: argparse.Namespace) -> int:
         _print_table(supervisor)
         _start_prometheus(layout, beat=not args.no_beat, flower=args.flower)
         if args.demo:
-            from ops.demo import run_demo
-
             run_demo()
         print("running; Ctrl-C stops every pool warmly")
         supervisor.wait_forever()
@@ -95,6 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         print("... stopping warmly (running tasks finish)", file=sys.stderr)
         for line in supervisor.stop():
             print(line)
+        services.stop()
 
 
 def _start_prometheus(layout: StackLayout, *, beat: bool, flower: bool) -> None:

@@ -16,13 +16,17 @@ import pytest
 from kombu import Connection
 
 from config.settings import Settings, get_settings
+from ops.broker import consumer_counts
+from ops.fake_services import FakeServices
 from ops.stack.accounts import StackError
 from ops.stack.manager import Stack
+from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
 from results.schema import migrate
 from routing.declaration import TOPOLOGY
 from routing.declare import declare_topology
 from routing.entities import broker_entities
+from routing.worker_command import worker_argv
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +72,38 @@ def supervisor(tmp_path: Path) -> Iterator[Supervisor]:
     sup = Supervisor(tmp_path / "logs")
     yield sup
     sup.stop(timeout=30)
+
+
+@pytest.fixture
+def amqp(broker: Connection, settings: Settings) -> Iterator[Any]:
+    """A pika channel, independent of Celery and kombu, to check what the broker holds."""
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
+    channel = conn.channel()
+    yield channel
+    if conn.is_open:
+        conn.close()
+
+
+@pytest.fixture
+def fake_services() -> Iterator[FakeServices]:
+    services = FakeServices().start()
+    yield services
+    services.stop()
+
+
+def start_pool(supervisor: Supervisor, pool: str, env: dict[str, str] | None = None) -> None:
+    """Start one declared pool with its real command line and wait until it consumes."""
+    spec = TOPOLOGY.pool(pool)
+    supervisor.start(f"worker-{pool}", worker_argv(spec), env)
+    with Connection(get_settings().broker_url) as conn:
+        ok = wait_until(
+            lambda: (
+                bool(supervisor.dead())
+                or min(consumer_counts(conn, list(spec.queues)).values()) > 0
+            ),
+            60,
+        )
+    assert ok, f"pool {pool} did not start consuming"
+    assert not supervisor.dead(), f"pool {pool} exited: see {supervisor.processes[-1].log}"

@@ -177,6 +177,9 @@ def test_task_counts_equal_what_was_run_by_task_and_queue(observed: Observed) ->
         d.EXCEPTION,
     )  # fmt: skip
     assert exceptions == {"ValueError": 3.0}
+    by_kind = f"sum by ({d.QUEUE}, {d.KIND}) ({d.DEAD_LETTERED_BY_WORKER.name})"
+    dead = {(queue, "rejected"): 1.0}
+    assert _settled(observed.prometheus, by_kind, dead, d.QUEUE, d.KIND) == dead
     active = _values(observed.prometheus, f"sum({d.WORKER_TASKS_ACTIVE.name})")
     assert list(active.values()) == [0.0]
 
