@@ -11,6 +11,7 @@ from celery import Celery
 
 from config.celery_defaults import FIXED
 from config.settings import Settings, get_settings
+from metrics.install import instrument
 from ops.health import install_health_files
 from routing.celery_settings import routing_settings
 from routing.declaration import TOPOLOGY
@@ -23,6 +24,7 @@ TASK_MODULES = (
     "tasks.analytics",
     "tasks.maintenance",
     "tasks.faults",
+    "tasks.metrics_probes",
 )
 
 
@@ -66,6 +68,7 @@ def create_app() -> Celery:
     )
     celery.add_defaults(lambda: celery_settings(get_settings()))
     install_health_files(celery)
+    instrument(celery)
     return celery
 
 

@@ -65,6 +65,22 @@ class Settings(BaseSettings):
         gt=0,
         description="How often a consuming worker touches its liveness file",
     )
+    metrics_port: int = Field(
+        default=9808,
+        ge=0,
+        le=65535,
+        description="Port of the /metrics endpoint every worker pool and beat serves; 0: none",
+    )
+    metrics_host: str = Field(
+        default="0.0.0.0",  # noqa: S104 - a pod's metrics must be reachable by Prometheus
+        description="Address the worker and beat /metrics endpoints listen on",
+    )
+    exporter_port: int = Field(
+        default=9809,
+        ge=1,
+        le=65535,
+        description="Port of `switchyard exporter`, which serves the queue metrics",
+    )
 
     inventory_api_url: str = Field(
         default="",

@@ -7,12 +7,24 @@ import sys
 from collections.abc import Sequence
 
 from config.settings import SettingsError
-from ops.commands import chaos, chart, db, dlq, health, run, send, stack, topology
+from ops.commands import (
+    chaos,
+    chart,
+    db,
+    dlq,
+    exporter,
+    health,
+    metrics,
+    run,
+    send,
+    stack,
+    topology,
+)
 from ops.management_api import ManagementAPIError
 from ops.stack.accounts import StackError
 from routing.model import TopologyError
 
-_GROUPS = (stack, db, topology, run, send, dlq, chaos, chart, health)
+_GROUPS = (stack, db, topology, run, send, dlq, chaos, exporter, metrics, chart, health)
 
 
 def build_parser() -> argparse.ArgumentParser:

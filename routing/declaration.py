@@ -32,6 +32,7 @@ TOPOLOGY = Topology(
         Route("tasks.maintenance.*", "maintenance"),
         Route("tasks.demo.*", "default"),
         Route("tasks.faults.*", "default"),
+        Route("tasks.metrics_probes.*", "default"),
     ),
     pools=(
         PoolSpec(

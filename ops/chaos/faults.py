@@ -67,12 +67,13 @@ def connection_reset(ctx: FaultContext) -> None:
 
 def connection_blackhole(ctx: FaultContext) -> None:
     """Make the workers' connections go silent; they must notice within two heartbeats."""
-    assert ctx.proxy is not None
-    before = len(ctx.proxy.accepted)
+    proxy = ctx.proxy
+    assert proxy is not None
+    before = len(proxy.accepted)
     cut = time.monotonic()
-    ctx.proxy.blackhole()
-    noticed = wait_until(lambda: len(ctx.proxy.accepted) > before, HEARTBEAT_DETECTION_LIMIT_S * 2)
-    took = ctx.proxy.accepted[-1] - cut if noticed else float("inf")
+    proxy.blackhole()
+    noticed = wait_until(lambda: len(proxy.accepted) > before, HEARTBEAT_DETECTION_LIMIT_S * 2)
+    took = proxy.accepted[-1] - cut if noticed else float("inf")
     ctx.notes.append(f"reconnected {took:.1f}s after blackhole")
 
 

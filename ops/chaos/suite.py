@@ -87,7 +87,15 @@ class ChaosSuite:
         ctx = FaultContext(self.stack, supervisor, proxy, restart_group)
         confirmed: set[int] = set()
         publisher = threading.Thread(
-            target=_publish, args=(run_id, tasks, publish_s, self.work_s, confirmed, outcome)
+            target=_publish,
+            kwargs={
+                "run_id": run_id,
+                "tasks": tasks,
+                "publish_s": publish_s,
+                "work_s": self.work_s,
+                "confirmed": confirmed,
+                "outcome": outcome,
+            },
         )
         try:
             _wait_consuming(self.settings.broker_url, self.groups)
@@ -132,7 +140,13 @@ def _argv(index: int) -> list[str]:
 
 
 def _publish(
-    run_id: str, tasks: int, publish_s: float, work_s: float, confirmed: set[int], outcome: Outcome
+    *,
+    run_id: str,
+    tasks: int,
+    publish_s: float,
+    work_s: float,
+    confirmed: set[int],
+    outcome: Outcome,
 ) -> None:
     """Publish at a steady pace; a publish is confirmed when apply_async returns."""
     from tasks.faults import apply_effect
