@@ -43,8 +43,11 @@ def test_probe_files_follow_the_consumer(
     )
     assert wait_until(lambda: files.ready.exists() or not worker.alive, 90), worker.log.read_text()
     assert worker.alive, worker.log.read_text()
-    # Ready means consuming: the broker already counts this worker on the pool's queues.
-    assert all(n >= 1 for n in consumer_counts(broker, list(pool.queues)).values())
+    # Ready means consuming: the broker counts this worker on the pool's queues (its
+    # basic.consume is asynchronous, so allow it a moment to arrive).
+    assert wait_until(
+        lambda: all(n >= 1 for n in consumer_counts(broker, list(pool.queues)).values()), 10
+    )
     ready = _probe(files.directory, "--ready", "--max-age", "60")
     assert ready.returncode == 0, ready.stderr
 
