@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SY := $(VENV)/bin/switchyard
 PYTEST := $(PY) -m pytest
 
-.PHONY: install run test lint unit integration up down status clean
+.PHONY: install run test lint unit integration up down status clean chaos
 
 install: $(VENV)/.installed
 
@@ -53,3 +53,7 @@ helm: install
 
 chart: install helm
 	$(PYTEST) tests/chart
+
+# The large fault suite: 6 scenarios x 3,400 tasks, 5 faults each; prints the zero-loss table.
+chaos: install up
+	$(SY) chaos --tasks 3400 --faults 5 --publish-seconds 30

@@ -16,7 +16,6 @@ from ops.chaos.faults import HEARTBEAT_DETECTION_LIMIT_S, SCENARIOS, Scenario
 from ops.chaos.suite import ChaosSuite
 from ops.stack.manager import Stack
 
-
 SLOW = {"broker-restart", "connection-blackhole"}  # each fault costs 15-25 s
 
 
