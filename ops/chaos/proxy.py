@@ -34,22 +34,26 @@ class ChaosProxy:
     _links: list[_Link] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _listener: socket.socket | None = None
-    _closed: bool = False
+    _port: int = 0
 
     @property
     def port(self) -> int:
-        assert self._listener is not None, "start() first"
-        return int(self._listener.getsockname()[1])
+        assert self._port, "start() first"
+        return self._port
 
     def start(self) -> ChaosProxy:
-        self._listener = socket.create_server((HOST, 0))
-        threading.Thread(target=self._accept_loop, daemon=True).start()
+        """Listen (again, on the same port after a `stop`) and forward new connections."""
+        listener = socket.create_server((HOST, self._port))
+        self._port = int(listener.getsockname()[1])
+        self._listener = listener
+        threading.Thread(target=self._accept_loop, args=(listener,), daemon=True).start()
         return self
 
     def stop(self) -> None:
-        self._closed = True
+        """Refuse new connections and reset the open ones: the target is gone for clients."""
         if self._listener is not None:
             self._listener.close()
+            self._listener = None
         self.reset()
 
     def reset(self) -> int:
@@ -69,11 +73,10 @@ class ChaosProxy:
                 link.blackholed = True
             return len(self._links)
 
-    def _accept_loop(self) -> None:
-        assert self._listener is not None
-        while not self._closed:
+    def _accept_loop(self, listener: socket.socket) -> None:
+        while True:
             try:
-                client, _ = self._listener.accept()
+                client, _ = listener.accept()
             except OSError:
                 return
             try:

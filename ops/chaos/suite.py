@@ -160,7 +160,9 @@ def _publish(
         outcome.published += 1
         try:
             apply_effect.apply_async(args=(run_id, key, work_s), retry=False)
-        except Exception:  # refused, connection lost, no confirm: never counted as sent
+        except Exception as exc:  # refused, connection lost, no confirm: never counted as sent
+            if not outcome.refused:
+                outcome.notes.append(f"first refusal: {type(exc).__name__}: {exc}"[:120])
             outcome.refused += 1
             continue
         confirmed.add(key)

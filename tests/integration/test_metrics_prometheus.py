@@ -4,7 +4,6 @@ what was run and what the broker counts."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import urllib.parse
@@ -24,6 +23,7 @@ from metrics.exposition import serve_metrics
 from metrics.promql import cookbook
 from metrics.rules import AlertTiming, alert_rules, alert_rules_yaml
 from ops.broker import consumer_counts
+from ops.chaos.proxy import ChaosProxy
 from ops.local_metrics import (
     ALERTS_RULE_FILE,
     EXPORTER_JOB,
@@ -32,6 +32,7 @@ from ops.local_metrics import (
     metrics_env,
     setting_env,
 )
+from ops.stack.processes import children
 from ops.stack.prometheus import PrometheusServer, ScrapeTarget
 from ops.supervisor import Process, Supervisor
 from routing import names
@@ -40,7 +41,7 @@ from routing.declare import declare_topology
 from routing.entities import broker_entities, dead_letter_exchange, task_exchange
 from routing.model import PoolSpec, QueueSpec
 from routing.worker_command import worker_argv
-from tests.integration.metrics_support import TcpProxy, free_port, poll, scrape
+from tests.integration.metrics_support import free_port, poll, scrape
 
 PROBES = "tasks.metrics_probes"
 PRODUCER_JOB = "producer"
@@ -241,8 +242,7 @@ def test_exporter_reports_an_unreachable_broker_and_recovers(
     api = urllib.parse.urlsplit(observed.settings.broker_api_url)
     assert api.hostname is not None
     assert api.port is not None
-    proxy = TcpProxy(api.hostname, api.port)
-    proxy.start()
+    proxy = ChaosProxy((api.hostname, api.port)).start()
     proxied = api._replace(netloc=api.netloc.rsplit(":", 1)[0] + f":{proxy.port}").geturl()
     port = free_port()
     argv, env = exporter_command(port)
@@ -273,15 +273,6 @@ def test_exporter_reports_an_unreachable_broker_and_recovers(
         proxy.stop()
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-    return found
-
-
 def _active(port: int) -> float:
     return sum(v for k, v in scrape(port).items() if k.startswith(d.WORKER_TASKS_ACTIVE.name))
 
@@ -293,9 +284,9 @@ def test_a_killed_child_is_not_counted_as_running_a_task(observed: Observed) -> 
 
     result = hold.delay(1.0)
     assert poll(lambda: _active(observed.worker_port), lambda n: n == 1) == 1
-    children = _children(observed.worker.popen.pid)
-    assert children, "a prefork pool has children"
-    for child in children:
+    pool_processes = children(observed.worker.popen.pid)
+    assert pool_processes, "a prefork pool has children"
+    for child in pool_processes:
         os.kill(child, signal.SIGKILL)
     assert result.get(timeout=60) == 1.0  # late ack: redelivered, run by a new child
     assert poll(lambda: _active(observed.worker_port), lambda n: n == 0) == 0

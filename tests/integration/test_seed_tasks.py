@@ -61,7 +61,9 @@ def test_rate_limit_holds_ten_a_minute(
     times = [hit.at for hit in fake_services.hits("/external/calls")]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 3
-    assert all(gap >= 5.5 for gap in gaps), gaps  # 10/m is one call every 6 s
+    # 10/m is one call every 6 s; allow for the jitter of a task's start.
+    assert all(gap >= 5.0 for gap in gaps), gaps
+    assert times[-1] - times[0] >= 11.0, gaps
 
 
 def test_retries_back_off_then_succeed(
