@@ -41,6 +41,11 @@ unit: install
 integration: install
 	$(PYTEST) tests/integration
 
+.PHONY: bench
+# Compare the result backends on the running stack (a few minutes); see README.
+bench: up
+	$(SY) bench results
+
 clean: down
 	rm -rf .stack
 

@@ -13,6 +13,7 @@ from config.celery_defaults import FIXED
 from config.settings import Settings, get_settings
 from metrics.install import instrument
 from ops.health import install_health_files
+from results import BACKEND_SCHEME
 from routing.celery_settings import routing_settings
 from routing.declaration import TOPOLOGY
 
@@ -25,6 +26,7 @@ TASK_MODULES = (
     "tasks.maintenance",
     "tasks.faults",
     "tasks.metrics_probes",
+    "tasks.probes",
 )
 
 
@@ -34,6 +36,19 @@ def result_backend_url(database_url: str) -> str:
     if not sep or scheme not in ("postgresql", "postgres"):
         raise ValueError("SWITCHYARD_DATABASE_URL must be a postgresql:// URL")
     return f"db+postgresql+psycopg://{rest}"
+
+
+def switchyard_backend_url(database_url: str) -> str:
+    """The URL selecting Switchyard's result backend (`results.backend`) for a database URL."""
+    result_backend_url(database_url)  # the same check of the scheme
+    return f"{BACKEND_SCHEME}+{database_url}"
+
+
+def selected_backend_url(settings: Settings) -> str:
+    """`result_backend` as SWITCHYARD_RESULT_BACKEND chooses."""
+    if settings.result_backend == "stock":
+        return result_backend_url(settings.database_url)
+    return switchyard_backend_url(settings.database_url)
 
 
 def celery_settings(settings: Settings) -> dict[str, Any]:
@@ -55,7 +70,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
     return {
         **common,
         "broker_url": settings.broker_url,
-        "result_backend": result_backend_url(settings.database_url),
+        "result_backend": selected_backend_url(settings),
     }
 
 

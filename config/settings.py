@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,11 @@ class Settings(BaseSettings):
     migration_database_url: str = Field(
         default="",
         description="PostgreSQL URL of the role that owns the schema and runs migrations",
+    )
+    result_backend: Literal["switchyard", "stock"] = Field(
+        default="switchyard",
+        description="switchyard: JSON results, NOTIFY wake-ups, chord counters; "
+        "stock: Celery's database backend, kept for comparison",
     )
     broker_consumer_timeout_s: int = Field(
         default=1800,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from config.settings import SettingsError
 from ops.commands import (
+    bench,
     chaos,
     chart,
     db,
@@ -24,7 +25,7 @@ from ops.management_api import ManagementAPIError
 from ops.stack.accounts import StackError
 from routing.model import TopologyError
 
-_GROUPS = (stack, db, topology, run, send, dlq, chaos, exporter, metrics, chart, health)
+_GROUPS = (stack, db, topology, run, send, dlq, bench, chaos, exporter, metrics, chart, health)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 from celery.result import AsyncResult
+from psycopg import sql
 
 from config.settings import get_settings
 from ops.broker import connection
@@ -87,12 +88,24 @@ def _show_dead_letter(result: AsyncResult[Any], queue: str) -> None:
 
 def _show_rows(results: list[AsyncResult[Any]]) -> None:
     ids = [r.id for r in results]
+    table, state = _result_table()
     with psycopg.connect(get_settings().database_url) as conn:
         rows = conn.execute(
-            "SELECT task_id, status, date_done FROM celery_taskmeta WHERE task_id = ANY(%s) "
-            "ORDER BY date_done",
+            sql.SQL(
+                "SELECT task_id, {state}, date_done FROM {table} WHERE task_id = ANY(%s) "
+                "ORDER BY date_done"
+            ).format(state=sql.Identifier(state), table=sql.Identifier(table)),
             (ids,),
         ).fetchall()
-    print(f"{len(rows)} results stored in PostgreSQL (table celery_taskmeta), last five:")
+    print(f"{len(rows)} results stored in PostgreSQL (table {table}), last five:")
     for task_id, status, done in rows[-5:]:
         print(f"  {task_id}  {status:<8} {done:%H:%M:%S}")
+
+
+def _result_table() -> tuple[str, str]:
+    """The table the selected result backend writes, and its state column."""
+    if get_settings().result_backend == "stock":
+        return "celery_taskmeta", "status"
+    from results.schema import TASK_RESULT
+
+    return TASK_RESULT.name, "state"

@@ -1,1 +1,4 @@
-"""Result storage in PostgreSQL: the schema and its migration."""
+"""Result storage in PostgreSQL: schema, migration, and Switchyard's Celery result backend."""
+
+BACKEND_SCHEME = "switchyard"
+"""`<scheme>+postgresql://...` selects `results.backend.SwitchyardBackend` as Celery's backend."""

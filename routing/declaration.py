@@ -33,6 +33,7 @@ TOPOLOGY = Topology(
         Route("tasks.demo.*", "default"),
         Route("tasks.faults.*", "default"),
         Route("tasks.metrics_probes.*", "default"),
+        Route("tasks.probes.*", "default"),
     ),
     pools=(
         PoolSpec(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from urllib.parse import urlsplit
 
 from config.settings import get_settings
 from ops.management_api import redact
@@ -21,7 +22,8 @@ def _migrate(_: argparse.Namespace) -> int:
 
     settings = get_settings()
     settings.require("migration_database_url")
-    for line in migrate(settings.migration_database_url):
+    runtime_role = urlsplit(settings.database_url).username if settings.database_url else None
+    for line in migrate(settings.migration_database_url, runtime_role):
         print(line)
     print(f"schema up to date at {redact(settings.migration_database_url)}")
     return 0

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import psycopg
 from kombu import Connection
+from psycopg import sql
 
 from ops.supervisor import Supervisor
+from results.schema import TASK_RESULT
 from routing.declaration import TOPOLOGY
 from routing.worker_command import worker_argv
 
@@ -19,6 +21,9 @@ def test_task_result_is_stored_in_postgresql(
     result = add.delay(20, 22)
     assert result.get(timeout=60) == 42
     row = db.execute(
-        "SELECT status FROM celery_taskmeta WHERE task_id = %s", (result.id,)
+        sql.SQL("SELECT state, result FROM {} WHERE task_id = %s").format(
+            sql.Identifier(TASK_RESULT.name)
+        ),
+        (result.id,),
     ).fetchone()
-    assert row == ("SUCCESS",)
+    assert row == ("SUCCESS", 42)

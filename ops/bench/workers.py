@@ -1,0 +1,93 @@
+"""Workers and a client app for one configuration, started and stopped by the benchmark."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from celery import Celery
+from kombu import Connection
+
+from config.app import celery_settings
+from config.settings import ENV_PREFIX, Settings, get_settings, stack_dir
+from ops.bench.model import Configuration
+from ops.broker import connection
+from ops.stack.processes import wait_until
+from ops.supervisor import Supervisor
+from routing.declaration import TOPOLOGY
+from routing.declare import declare_topology
+from routing.worker_command import worker_argv
+
+READY_TIMEOUT_S = 60
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot run as asked; the message says why."""
+
+
+def client_app(configuration: Configuration) -> Celery:
+    """A Celery app configured as `configuration`'s workers are, for sending and waiting."""
+    overrides = {
+        name.removeprefix(ENV_PREFIX).lower(): value
+        for name, value in configuration.environment.items()
+    }
+    settings = Settings.model_validate({**get_settings().model_dump(), **overrides})
+    app = Celery(f"bench-{configuration.name}", set_as_current=False)
+    app.conf.update(celery_settings(settings))
+    return app
+
+
+@contextmanager
+def running_workers(configuration: Configuration, pool_name: str) -> Iterator[Supervisor]:
+    """The pool's worker group, started with the configuration's environment, until exit.
+
+    Raises:
+        BenchError: the pool's queues are already consumed or hold messages (the figures
+            would include someone else's work), or the workers did not start.
+    """
+    queues = list(TOPOLOGY.pool(pool_name).queues)
+    with connection() as conn:
+        declare_topology(conn, TOPOLOGY)
+        busy = [
+            q
+            for q, (messages, consumers) in _queue_use(conn, queues).items()
+            if messages or consumers
+        ]
+    if busy:
+        raise BenchError(
+            f"queue(s) {', '.join(busy)} already have consumers or messages; stop "
+            f"`switchyard run` and purge them: celery -A config.app:app purge -Q {','.join(busy)}"
+        )
+    supervisor = Supervisor(stack_dir() / "logs" / "bench")
+    supervisor.start(
+        f"bench-{configuration.name}",
+        worker_argv(TOPOLOGY.pool(pool_name)),
+        env=configuration.environment,
+    )
+    try:
+        with connection() as conn:
+            ready = wait_until(
+                lambda: (
+                    bool(supervisor.dead())
+                    or all(consumers for _, consumers in _queue_use(conn, queues).values())
+                ),
+                READY_TIMEOUT_S,
+                interval=0.2,
+            )
+        if not ready or supervisor.dead():
+            raise BenchError(
+                f"the {configuration.name} workers did not start; see {supervisor.log_dir}"
+            )
+        yield supervisor
+    finally:
+        supervisor.stop()
+
+
+def _queue_use(conn: Connection, queues: list[str]) -> dict[str, tuple[int, int]]:
+    """(ready messages, consumers) per queue, from a passive declare."""
+    channel: Any = conn.channel()
+    try:
+        return {q: tuple(channel.queue_declare(queue=q, passive=True)[1:]) for q in queues}
+    finally:
+        channel.close()

@@ -1,0 +1,159 @@
+"""Rows of the result tables: one statement, so one round trip, per operation.
+
+A state change is a single `INSERT ... ON CONFLICT DO UPDATE` that also sends the NOTIFY
+waking waiters (delivered when the statement commits), where the stock backend reads the row,
+then inserts or updates it, then commits. The statements are composed once, from the table
+declarations in `results.schema`, so a column is never named in two places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from celery import states
+from psycopg import sql
+from sqlalchemy.dialects.postgresql import JSONB
+
+from results.connections import Connection, statement
+from results.schema import GROUP_RESULT, TASK_RESULT
+
+RESULT_CHANNEL = "switchyard_results"
+"""The NOTIFY channel: the payload is the id of a task that reached a ready state."""
+
+# Kept from the first write that knew them: a later state without a request keeps them.
+_STICKY = frozenset(
+    {"name", "queue", "worker", "retries", "group_id", "parent_id", "args", "kwargs"}
+)
+_WRITTEN = tuple(c.name for c in TASK_RESULT.columns if c.name != "updated_at")
+_JSON = frozenset(c.name for c in TASK_RESULT.columns if isinstance(c.type, JSONB))
+
+
+@dataclass(frozen=True)
+class StateRow:
+    """One state change of a task. JSON columns hold JSON text, already encoded."""
+
+    task_id: str
+    state: str
+    result: str | None = None
+    traceback: str | None = None
+    name: str | None = None
+    queue: str | None = None
+    worker: str | None = None
+    retries: int | None = None
+    children: str | None = None
+    group_id: str | None = None
+    parent_id: str | None = None
+    args: str | None = None
+    kwargs: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        values = {k: getattr(self, k) for k in _WRITTEN if k != "date_done"}
+        return {**values, "ready": self.state in states.READY_STATES, "channel": RESULT_CHANNEL}
+
+
+def _value(column: str) -> sql.Composable:
+    if column == "date_done":
+        return sql.SQL("CASE WHEN %(ready)s THEN now() END")
+    if column in _JSON:
+        return sql.SQL("{}::jsonb").format(sql.Placeholder(column))
+    return sql.Placeholder(column)
+
+
+def _assignment(column: str) -> sql.Composable:
+    name = sql.Identifier(column)
+    if column in _STICKY:
+        return sql.SQL("{c} = COALESCE(EXCLUDED.{c}, {t}.{c})").format(
+            c=name, t=sql.Identifier(TASK_RESULT.name)
+        )
+    return sql.SQL("{c} = EXCLUDED.{c}").format(c=name)
+
+
+_TABLE = sql.Identifier(TASK_RESULT.name)
+
+# A SUCCESS is final: a late duplicate of the task (redelivered after a lost worker)
+# cannot overwrite it, as in Celery's key/value backends.
+# A state that is not ready (STARTED, RETRY) commits without waiting for the WAL flush: losing
+# one in a database crash costs nothing, as the next state replaces it. A ready state keeps the
+# server's durability, so an acknowledged task's result survives a crash.
+UPSERT_STATE = statement(
+    "WITH durability AS MATERIALIZED (SELECT set_config('synchronous_commit', "
+    "CASE WHEN %(ready)s THEN current_setting('synchronous_commit') ELSE 'off' END, true)), "
+    "written AS ("
+    "INSERT INTO {t} ({columns}, updated_at) SELECT {values}, now() FROM durability "
+    "ON CONFLICT (task_id) DO UPDATE SET {assignments}, updated_at = now() "
+    "WHERE {t}.state <> {success} RETURNING task_id) "
+    "SELECT pg_notify(%(channel)s, task_id) FROM written WHERE %(ready)s",
+    t=_TABLE,
+    columns=sql.SQL(", ").join(sql.Identifier(c) for c in _WRITTEN),
+    values=sql.SQL(", ").join(_value(c) for c in _WRITTEN),
+    assignments=sql.SQL(", ").join(_assignment(c) for c in _WRITTEN if c != "task_id"),
+    success=sql.Literal(states.SUCCESS),
+)
+
+_READ_COLUMNS = tuple(f"{c}::text" if c in _JSON else c for c in _WRITTEN)
+READ_STATES = statement(
+    "SELECT {columns} FROM {t} WHERE task_id = ANY(%s)",
+    columns=sql.SQL(", ").join(sql.SQL(c) for c in _READ_COLUMNS),
+    t=_TABLE,
+)
+DELETE_TASK = statement("DELETE FROM {t} WHERE task_id = %s", t=_TABLE)
+
+_GROUPS = sql.Identifier(GROUP_RESULT.name)
+SAVE_GROUP = statement(
+    "INSERT INTO {g} (group_id, result) VALUES (%s, %s::jsonb) "
+    "ON CONFLICT (group_id) DO UPDATE SET result = EXCLUDED.result, updated_at = now()",
+    g=_GROUPS,
+)
+READ_GROUP = statement("SELECT result::text FROM {g} WHERE group_id = %s", g=_GROUPS)
+DELETE_GROUP = statement("DELETE FROM {g} WHERE group_id = %s", g=_GROUPS)
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """A task's row as read back; `result` and the JSON columns still as JSON text."""
+
+    task_id: str
+    state: str
+    result: str | None
+    traceback: str | None
+    date_done: datetime | None
+    name: str | None
+    queue: str | None
+    worker: str | None
+    retries: int | None
+    children: str | None
+    group_id: str | None
+    parent_id: str | None
+    args: str | None
+    kwargs: str | None
+
+
+def write_state(conn: Connection, row: StateRow) -> None:
+    """Upsert the row and, for a ready state, notify waiters on commit."""
+    conn.execute(UPSERT_STATE, row.params())
+
+
+def read_states(conn: Connection, task_ids: Iterable[str]) -> dict[str, StoredState]:
+    """The stored rows of `task_ids` that exist, by task id; one query for any number."""
+    rows = conn.execute(READ_STATES, (list(task_ids),)).fetchall()
+    return {row[0]: StoredState(**dict(zip(_WRITTEN, row, strict=True))) for row in rows}
+
+
+def delete_state(conn: Connection, task_id: str) -> None:
+    conn.execute(DELETE_TASK, (task_id,))
+
+
+def save_group(conn: Connection, group_id: str, result_json: str) -> None:
+    conn.execute(SAVE_GROUP, (group_id, result_json))
+
+
+def read_group(conn: Connection, group_id: str) -> str | None:
+    row = conn.execute(READ_GROUP, (group_id,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def delete_group(conn: Connection, group_id: str) -> None:
+    conn.execute(DELETE_GROUP, (group_id,))

@@ -1,0 +1,74 @@
+"""Tasks that exercise the result backend; the tests and `switchyard bench results` send them.
+
+They run on the `default` queue like any small task, so what they measure is the path a real
+task takes: broker, worker, result backend, waiter.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from celery import Task
+
+from config.app import app
+
+GATE_TIMEOUT_S = 60.0
+
+
+@app.task(name="tasks.probes.noop")
+def noop() -> None:
+    """Nothing: what remains is the cost of sending, running and storing a task."""
+
+
+@app.task(name="tasks.probes.echo")
+def echo(value: Any, pause_s: float = 0.0) -> Any:
+    """`value`, after `pause_s` seconds."""
+    if pause_s:
+        time.sleep(pause_s)
+    return value
+
+
+@app.task(name="tasks.probes.not_json")
+def not_json() -> set[int]:
+    """A result JSON cannot encode; it must be stored as a clear FAILURE, never pickled."""
+    return {1, 2, 3}
+
+
+@app.task(name="tasks.probes.fail")
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+@app.task(bind=True, name="tasks.probes.gated", max_retries=5)
+def gated(self: Task[Any, Any], gate: str, retries_wanted: int) -> str:
+    """Stay STARTED until the file `gate` exists, then retry `retries_wanted` times."""
+    deadline = time.monotonic() + GATE_TIMEOUT_S
+    while not Path(gate).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gate {gate} never opened")
+        time.sleep(0.01)
+    if self.request.retries < retries_wanted:
+        raise self.retry(countdown=1, exc=RuntimeError("not yet"))
+    return "done"
+
+
+@app.task(name="tasks.probes.finished_at")
+def finished_at() -> float:
+    """A chord header task: the wall-clock time it finished (one machine, one clock)."""
+    return time.time()
+
+
+@app.task(name="tasks.probes.delay_since_last")
+def delay_since_last(finish_times: list[float]) -> float:
+    """A chord body: seconds from the last header task's finish to this body's start."""
+    return time.time() - max(finish_times)
+
+
+@app.task(name="tasks.probes.record_run")
+def record_run(results: list[Any], log_path: str) -> int:
+    """A chord body that appends one line per run to `log_path`, so runs can be counted."""
+    with open(log_path, "a") as log:
+        log.write("ran\n")
+    return len(results)

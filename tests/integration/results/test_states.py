@@ -1,0 +1,150 @@
+"""A worker's state changes are visible as they happen, one row per task, JSON only."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from celery import states
+from celery.utils import uuid
+from kombu import Connection
+from psycopg import sql
+
+from config.app import app
+from ops.supervisor import Supervisor
+from results.backend import SwitchyardBackend
+from results.codec import ResultEncodeError
+from results.schema import TASK_RESULT
+from tests.integration.results.conftest import DEADLINE_S
+
+Db = psycopg.Connection[tuple[object, ...]]
+ROW = sql.SQL(
+    "SELECT state, result, traceback, name, queue, worker, retries, date_done "
+    "FROM {} WHERE task_id = %s"
+).format(sql.Identifier(TASK_RESULT.name))
+
+
+def _row(db: Db, task_id: str) -> tuple[object, ...]:
+    row = db.execute(ROW, (task_id,)).fetchone()
+    assert row is not None, f"no row for {task_id}"
+    return row
+
+
+def _states_until(backend: SwitchyardBackend, task_id: str, final: str) -> list[str]:
+    """Every distinct state seen while polling the row, up to `final`."""
+    seen: list[str] = []
+    deadline = time.monotonic() + DEADLINE_S
+    while not seen or seen[-1] != final:
+        state = backend.get_task_meta(task_id, cache=False)["status"]
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        assert time.monotonic() < deadline, f"{task_id} stuck after {seen}"
+        time.sleep(0.005)
+    return seen
+
+
+def test_pending_started_retry_success_are_visible(
+    broker: Connection,
+    default_worker: Supervisor,
+    backend: SwitchyardBackend,
+    db: Db,
+    tmp_path: Path,
+) -> None:
+    from tasks.probes import gated
+
+    gate = tmp_path / "gate"
+    task_id = uuid()
+    assert app.AsyncResult(task_id).state == states.PENDING
+    gated.apply_async((str(gate), 1), task_id=task_id)
+    first = _states_until(backend, task_id, states.STARTED)
+    gate.touch()
+    rest = _states_until(backend, task_id, states.SUCCESS)
+
+    assert first[0] in (states.PENDING, states.STARTED)
+    seen = first + rest
+    order = [seen.index(s) for s in (states.STARTED, states.RETRY, states.SUCCESS)]
+    assert order == sorted(order), seen
+    state, result, _, name, queue, worker, retries, date_done = _row(db, task_id)
+    assert (state, result, name, queue, retries) == (
+        states.SUCCESS,
+        "done",
+        "tasks.probes.gated",
+        "default",
+        1,
+    )
+    assert str(worker).startswith("default@")
+    assert date_done is not None
+
+
+def test_failure_is_stored_with_its_exception_and_traceback(
+    broker: Connection, default_worker: Supervisor, db: Db
+) -> None:
+    from tasks.probes import fail
+
+    result = fail.delay("boom")
+    with pytest.raises(ValueError, match="boom"):
+        result.get(timeout=DEADLINE_S)
+    state, stored, traceback, *_ = _row(db, result.id)
+    assert state == states.FAILURE
+    assert stored == {"exc_type": "ValueError", "exc_message": ["boom"], "exc_module": "builtins"}
+    assert "ValueError: boom" in str(traceback)
+
+
+def test_result_json_cannot_encode_is_a_clear_failure_never_pickle(
+    broker: Connection, default_worker: Supervisor, db: Db
+) -> None:
+    from tasks.probes import not_json
+
+    result = not_json.delay()
+    with pytest.raises(ResultEncodeError, match=r"not JSON-serializable.*set"):
+        result.get(timeout=DEADLINE_S)
+    state, stored, *_ = _row(db, result.id)
+    assert state == states.FAILURE
+    assert isinstance(stored, dict)
+    assert stored["exc_type"] == "ResultEncodeError"
+    assert stored["exc_module"] == "results.codec"
+    # jsonb cannot hold a pickle, and the stock table, which would, never saw the task.
+    assert db.execute(
+        sql.SQL("SELECT jsonb_typeof(result) FROM {} WHERE task_id = %s").format(
+            sql.Identifier(TASK_RESULT.name)
+        ),
+        (result.id,),
+    ).fetchone() == ("object",)
+    assert db.execute(
+        "SELECT count(*) FROM celery_taskmeta WHERE task_id = %s", (result.id,)
+    ).fetchone() == (0,)
+
+
+def test_group_get_and_join_return_every_result_in_order(
+    broker: Connection, default_worker: Supervisor
+) -> None:
+    from celery import group
+    from celery.result import GroupResult
+
+    from tasks.probes import echo
+
+    values = list(range(20))
+    grouped = group(echo.s(v) for v in values).apply_async()
+    assert isinstance(grouped, GroupResult)
+    assert grouped.get(timeout=DEADLINE_S) == values
+    assert grouped.join(timeout=DEADLINE_S) == values
+
+    grouped.save()
+    restored = GroupResult.restore(grouped.id, app=app)
+    assert restored is not None
+    assert restored.get(timeout=DEADLINE_S) == values
+    grouped.delete()
+    assert GroupResult.restore(grouped.id, app=app) is None
+
+
+def test_forget_deletes_the_row(
+    broker: Connection, default_worker: Supervisor, backend: SwitchyardBackend
+) -> None:
+    from tasks.probes import echo
+
+    result = echo.delay("gone soon")
+    assert result.get(timeout=DEADLINE_S) == "gone soon"
+    result.forget()
+    assert backend.get_task_meta(result.id, cache=False)["status"] == states.PENDING
