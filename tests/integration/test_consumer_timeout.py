@@ -15,6 +15,7 @@ from kombu import Connection
 
 from config.settings import Settings
 from ops.management_api import ManagementAPI, quote
+from ops.stack.processes import wait_until
 from ops.stack.manager import Stack
 from ops.supervisor import Supervisor
 from tasks.demo import add
@@ -49,6 +50,9 @@ def test_countdown_past_consumer_timeout_runs_once_when_due(
     assert result.get(timeout=60) == 42
     assert time.monotonic() - sent >= LOW_TIMEOUT_MS / 1000 * 2 + 1
     assert worker.alive
+    done_line = f"Task tasks.demo.add[{result.id}] succeeded"
+    # The result is stored (and its waiter woken) just before the worker logs the line.
+    assert wait_until(lambda: done_line in worker.log.read_text(), 10)
     log = worker.log.read_text()
     assert "PRECONDITION_FAILED" not in log
-    assert log.count(f"Task tasks.demo.add[{result.id}] succeeded") == 1
+    assert log.count(done_line) == 1
