@@ -15,8 +15,8 @@ from kombu import Connection
 
 from config.settings import Settings
 from ops.management_api import ManagementAPI, quote
-from ops.stack.processes import wait_until
 from ops.stack.manager import Stack
+from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
 from tasks.demo import add
 from tests.integration.conftest import start_pool
