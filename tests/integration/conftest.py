@@ -28,19 +28,28 @@ from routing.declare import declare_topology
 from routing.entities import broker_entities
 from routing.worker_command import worker_argv
 
+_STACK_PROBLEM: list[str] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Bring the stack up before collection: collecting a module that imports a task binds
+    the task to the app, which reads the settings once, so they must exist by then."""
+    try:
+        Stack().up()
+    except StackError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.exit(f"the stack did not start under CI: {exc}", returncode=1)
+        _STACK_PROBLEM.append(str(exc))
+        return
+    get_settings.cache_clear()
+    migrate(get_settings().migration_database_url)
+
 
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    local = Stack()
-    try:
-        local.up()
-    except StackError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the stack did not start under CI: {exc}")
-        pytest.skip(f"no local stack: {exc}")
-    get_settings.cache_clear()
-    migrate(get_settings().migration_database_url)
-    return local
+    if _STACK_PROBLEM:
+        pytest.skip(f"no local stack: {_STACK_PROBLEM[0]}")
+    return Stack()
 
 
 @pytest.fixture(scope="session")
