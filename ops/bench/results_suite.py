@@ -117,17 +117,17 @@ def results_suite(sizes: Sizes) -> Suite:
             Workload(
                 f"throughput of {sizes.tasks:,} tasks",
                 (THROUGHPUT,),
-                lambda app, progress: throughput(app, progress, sizes.tasks),
+                lambda app, progress, _: throughput(app, progress, sizes.tasks),
             ),
             Workload(
                 f"{sizes.round_trips} serial round trips",
                 (ROUND_TRIP_P50, ROUND_TRIP_P99),
-                lambda app, progress: round_trip(app, progress, sizes.round_trips),
+                lambda app, progress, _: round_trip(app, progress, sizes.round_trips),
             ),
             Workload(
                 f"chord of {sizes.chord_header:,}",
                 (CHORD_DELAY,),
-                lambda app, progress: chord_delay(app, progress, sizes.chord_header),
+                lambda app, progress, _: chord_delay(app, progress, sizes.chord_header),
             ),
         ),
     )

@@ -14,7 +14,7 @@ def _outcome() -> Outcome:
     suite = Suite(
         "demo",
         (Configuration("old", {}), Configuration("new", {})),
-        (Workload("w", (FAST, SLOW), lambda app, progress: {}),),
+        (Workload("w", (FAST, SLOW), lambda app, progress, configuration: {}),),
     )
     outcome = Outcome(suite, repeat=3)
     for rate, latency in ((100, 20), (110, 22), (90, 21)):
