@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ops.bench.model import Configuration, Figure, Suite, Workload
 from ops.bench.report import as_dict, table
 from ops.bench.runner import Outcome
@@ -39,3 +41,39 @@ def test_table_shows_each_figure_with_its_ratio_and_target() -> None:
     assert "3.0x better" in lines[1]
     assert ">= 3x: met" in lines[1]
     assert lines[-1].startswith("median of 3 runs")
+
+
+RAW = Figure("raw", "raw rate", "msg/s", "higher")
+
+
+def test_reference_medians_and_fractions_of_the_last_configuration() -> None:
+    base = _outcome()
+    suite = Suite(
+        "demo",
+        base.suite.configurations,
+        base.suite.workloads,
+        reference=(RAW,),
+        fractions=((FAST, RAW),),
+    )
+    outcome = Outcome(suite, repeat=3, runs=base.runs)
+    for raw in (1000, 1200, 600):
+        outcome.record_reference({"raw": raw})
+    data = as_dict(outcome)
+    assert data["reference"]["raw"]["median"] == 1000
+    assert data["fractions_of_reference"] == {"new": {"rate/raw": 0.3}}
+    lines = table(outcome)
+    assert "  raw rate: 1,000 msg/s" in lines
+    assert "  new rate = 30% of raw" in lines
+
+
+def test_memory_figure_is_reported_with_the_workload() -> None:
+    memory = Figure("rss", "peak RSS", "MiB", "lower")
+    workload = Workload("w", (FAST,), lambda app, progress, configuration: {}, memory=memory)
+    assert workload.all_figures == (FAST, memory)
+
+
+def test_tree_rss_counts_this_process() -> None:
+    from ops.bench.memory import tree_rss_bytes
+
+    assert tree_rss_bytes(os.getpid()) > 0
+    assert tree_rss_bytes(2**22 + 1) == 0
