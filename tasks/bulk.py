@@ -43,7 +43,7 @@ class _Confirms:
     def __init__(self) -> None:
         self.next_tag = 1
         self.pending: dict[int, str] = {}  # insertion order is tag order
-        self.refused: list[str] = []
+        self.refused: dict[int, str] = {}
 
     def published(self, task_id: str) -> None:
         self.pending[self.next_tag] = task_id
@@ -54,7 +54,10 @@ class _Confirms:
         for tag in tags:
             task_id = self.pending.pop(tag, None)
             if refused and task_id is not None:
-                self.refused.append(task_id)
+                self.refused[tag] = task_id
+
+    def refused_in_order(self) -> list[str]:
+        return [self.refused[tag] for tag in sorted(self.refused)]
 
 
 def enqueue_many(
@@ -98,8 +101,9 @@ def enqueue_many(
         finally:
             channel.close()
     if confirms.refused:
-        refused = set(confirms.refused)
-        raise EnqueueRefused(confirms.refused, [r for r in results if r.id not in refused])
+        refused = set(confirms.refused.values())
+        accepted = [r for r in results if r.id not in refused]
+        raise EnqueueRefused(confirms.refused_in_order(), accepted)
     return results
 
 

@@ -90,7 +90,7 @@ def table(outcome: Outcome) -> list[str]:
     for entry in data["figures"]:
         row = [f"{entry['label']} ({entry['unit']})"]
         row += [_number(entry["median"][n]) for n in names]
-        row += [f"{entry['ratio_to_' + baseline][n]:.1f}x better" for n in others]
+        row += [_ratio(entry["ratio_to_" + baseline][n]) for n in others]
         met = entry.get("target_met", {})
         row.append(
             f"{entry['target']}: " + ", ".join("met" if met[n] else "missed" for n in others)
@@ -110,6 +110,13 @@ def table(outcome: Outcome) -> list[str]:
         f"{info['platform']}"
     )
     return lines
+
+
+def _ratio(times_better: float) -> str:
+    """`2.0x better`, or `1.8x worse` rather than `0.6x better`."""
+    if times_better >= 1 or times_better <= 0:
+        return f"{times_better:.1f}x better"
+    return f"{1 / times_better:.1f}x worse"
 
 
 def _number(value: float) -> str:

@@ -49,13 +49,15 @@ def full_queue(broker: Connection) -> Iterator[str]:
 
 
 def test_a_refused_message_raises(broker: Connection, full_queue: str) -> None:
-    signatures = [echo.si(i).set(exchange="", routing_key=full_queue) for i in range(10)]
+    ids = [str(uuid.uuid4()) for _ in range(10)]
+    signatures = [
+        echo.si(i).set(exchange="", routing_key=full_queue, task_id=task_id)
+        for i, task_id in enumerate(ids)
+    ]
     with pytest.raises(EnqueueRefused) as refused:
         enqueue_many(signatures, app)
-    accepted = [r.id for r in refused.value.accepted]
-    assert len(accepted) == MAX_LENGTH
-    assert len(refused.value.refused) == 10 - MAX_LENGTH
-    assert not set(accepted) & set(refused.value.refused)
+    assert [r.id for r in refused.value.accepted] == ids[:MAX_LENGTH]
+    assert refused.value.refused == ids[MAX_LENGTH:]
     channel: Any = broker.channel()
     assert channel.queue_declare(queue=full_queue, passive=True).message_count == MAX_LENGTH
     channel.close()

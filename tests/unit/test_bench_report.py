@@ -77,3 +77,9 @@ def test_tree_rss_counts_this_process() -> None:
 
     assert tree_rss_bytes(os.getpid()) > 0
     assert tree_rss_bytes(2**22 + 1) == 0
+
+
+def test_a_worse_figure_reads_as_worse() -> None:
+    outcome = _outcome()
+    outcome.runs["new"]["rate"] = [50, 50, 50]
+    assert "2.0x worse" in table(outcome)[1]
