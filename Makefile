@@ -42,9 +42,9 @@ integration: install
 	$(PYTEST) tests/integration
 
 .PHONY: bench
-# Compare the result backends on the running stack (a few minutes); see README.
+# Stock Celery against Switchyard on the running stack (a few minutes); see README.
 bench: up
-	$(SY) bench results
+	$(SY) bench
 
 clean: down
 	rm -rf .stack
