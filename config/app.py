@@ -11,11 +11,23 @@ from celery import Celery
 
 from config.celery_defaults import FIXED
 from config.settings import Settings, get_settings
+from metrics.install import instrument
+from ops.health import install_health_files
 from results import BACKEND_SCHEME
 from routing.celery_settings import routing_settings
 from routing.declaration import TOPOLOGY
 
-TASK_MODULES = ("tasks.demo", "tasks.probes")
+TASK_MODULES = (
+    "tasks.demo",
+    "tasks.media",
+    "tasks.inventory",
+    "tasks.external",
+    "tasks.analytics",
+    "tasks.maintenance",
+    "tasks.faults",
+    "tasks.metrics_probes",
+    "tasks.probes",
+)
 
 
 def result_backend_url(database_url: str) -> str:
@@ -41,11 +53,22 @@ def selected_backend_url(settings: Settings) -> str:
 
 def celery_settings(settings: Settings) -> dict[str, Any]:
     """Everything Celery is configured with: fixed settings, the environment, the topology."""
-    settings.require("broker_url", "database_url")
+    from tasks.schedule import beat_schedule
+
     TOPOLOGY.check_time_limits(settings.broker_consumer_timeout_s)
+    common = {**FIXED, **routing_settings(TOPOLOGY), "beat_schedule": beat_schedule(settings)}
+    if settings.task_always_eager:
+        # Tasks run inline in the caller: no broker, no workers, results kept in memory.
+        return {
+            **common,
+            "task_always_eager": True,
+            "task_eager_propagates": True,
+            "broker_url": settings.broker_url or "memory://",
+            "result_backend": "cache+memory://",
+        }
+    settings.require("broker_url", "database_url")
     return {
-        **FIXED,
-        **routing_settings(TOPOLOGY),
+        **common,
         "broker_url": settings.broker_url,
         "result_backend": selected_backend_url(settings),
     }
@@ -53,8 +76,14 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
 
 def create_app() -> Celery:
     """A Celery app whose configuration is computed on first access, not at import."""
-    celery = Celery("switchyard", include=list(TASK_MODULES))
+    celery = Celery(
+        "switchyard",
+        include=list(TASK_MODULES),
+        task_cls="deadletter.request:DeadLetteringTask",
+    )
     celery.add_defaults(lambda: celery_settings(get_settings()))
+    install_health_files(celery)
+    instrument(celery)
     return celery
 
 

@@ -14,7 +14,13 @@ FIXED: dict[str, Any] = {
     "result_accept_content": ["json"],
     "event_serializer": "json",
     # Publisher confirms: a publish the broker refuses raises instead of vanishing.
-    "broker_transport_options": {"confirm_publish": True},
+    # Socket timeouts of two heartbeats: a synchronous call (a confirm, a cancel while
+    # reconnecting) on a connection that went silent fails instead of hanging forever.
+    "broker_transport_options": {
+        "confirm_publish": True,
+        "read_timeout": 2 * HEARTBEAT_S,
+        "write_timeout": 2 * HEARTBEAT_S,
+    },
     # AMQP heartbeats, so a dead or hung broker connection is noticed within two beats.
     "broker_heartbeat": HEARTBEAT_S,
     "broker_connection_retry_on_startup": True,
@@ -25,6 +31,8 @@ FIXED: dict[str, Any] = {
     "task_reject_on_worker_lost": True,
     "task_acks_on_failure_or_timeout": True,
     "worker_cancel_long_running_tasks_on_connection_loss": True,
+    # Bad input is dead-lettered with a reason; the worker stays up.
+    "worker_consumer": "deadletter.consumer:DeadLetteringConsumer",
     # Results and state.
     "task_track_started": True,
     "result_extended": False,
@@ -34,6 +42,11 @@ FIXED: dict[str, Any] = {
     "worker_send_task_events": False,
     "task_send_sent_event": False,
     "worker_enable_remote_control": True,
+    # The remote-control queue is not exclusive: after a silent network cut the broker still
+    # holds the old connection when the worker reconnects, and an exclusive queue would make
+    # the worker exit with RESOURCE_LOCKED. It expires once no worker uses it.
+    "control_queue_exclusive": False,
+    "control_queue_expires": 60.0,
     "enable_utc": True,
     "timezone": "UTC",
 }

@@ -62,6 +62,49 @@ class Settings(BaseSettings):
         gt=0,
         description="The broker's consumer_timeout; no task time limit may reach it",
     )
+    health_dir: str = Field(
+        default="/tmp/switchyard-health",  # noqa: S108 - an emptyDir in a pod
+        description="Where a worker keeps its liveness and readiness files for exec probes",
+    )
+    health_interval_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often a consuming worker touches its liveness file",
+    )
+    metrics_port: int = Field(
+        default=9808,
+        ge=0,
+        le=65535,
+        description="Port of the /metrics endpoint every worker pool and beat serves; 0: none",
+    )
+    metrics_host: str = Field(
+        default="0.0.0.0",  # noqa: S104 - a pod's metrics must be reachable by Prometheus
+        description="Address the worker and beat /metrics endpoints listen on",
+    )
+    exporter_port: int = Field(
+        default=9809,
+        ge=1,
+        le=65535,
+        description="Port of `switchyard exporter`, which serves the queue metrics",
+    )
+
+    inventory_api_url: str = Field(
+        default="",
+        description="Base URL of the inventory service that sync_inventory_webhook calls",
+    )
+    external_api_url: str = Field(
+        default="",
+        description="Base URL of the rate-limited external API",
+    )
+    maintenance_interval_s: int | None = Field(
+        default=None,
+        gt=0,
+        description="Run nightly maintenance every N seconds instead of at 02:30 UTC (tests)",
+    )
+    task_always_eager: bool = Field(
+        default=False,
+        description="Run tasks in the calling process, without broker or workers (unit tests)",
+    )
 
     def require(self, *names: str) -> None:
         """Fail with the variables to set when a command needs settings that are empty."""

@@ -7,11 +7,25 @@ import sys
 from collections.abc import Sequence
 
 from config.settings import SettingsError
-from ops.commands import bench, db, run, stack, topology
+from ops.commands import (
+    bench,
+    chaos,
+    chart,
+    db,
+    dlq,
+    exporter,
+    health,
+    metrics,
+    run,
+    send,
+    stack,
+    topology,
+)
 from ops.management_api import ManagementAPIError
 from ops.stack.accounts import StackError
+from routing.model import TopologyError
 
-_GROUPS = (stack, db, topology, run, bench)
+_GROUPS = (stack, db, topology, run, send, dlq, bench, chaos, exporter, metrics, chart, health)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (StackError, SettingsError, ManagementAPIError) as exc:
+    except (StackError, SettingsError, ManagementAPIError, TopologyError) as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

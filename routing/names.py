@@ -17,3 +17,9 @@ def dlq_name(queue: str) -> str:
 def worker_nodename(pool: str) -> str:
     """The Celery node name of a pool's worker; `%h` expands to the host (pod) name."""
     return f"{pool}@%h"
+
+
+def delayed_binding_key(queue: str) -> str:
+    """The extra binding Celery's native delayed delivery adds from the task exchange to a
+    queue, so a message whose routing key carries a delay prefix still reaches it."""
+    return f"#.{queue}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from config.app import app
 
 
-@app.task(name="tasks.demo.add")
+@app.task
 def add(x: int, y: int) -> int:
     """Add two numbers; the demo producer sends a few of these."""
     return x + y

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 from typing import Any
 
 from ops.bench.runner import Outcome
@@ -26,7 +27,7 @@ def as_dict(outcome: Outcome) -> dict[str, Any]:
     baseline = suite.configurations[0].name
     figures = []
     for workload in suite.workloads:
-        for figure in workload.figures:
+        for figure in workload.all_figures:
             medians = {c.name: outcome.median(c.name, figure.key) for c in suite.configurations}
             entry: dict[str, Any] = {
                 "figure": figure.key,
@@ -49,6 +50,23 @@ def as_dict(outcome: Outcome) -> dict[str, Any]:
                     if name != baseline
                 }
             figures.append(entry)
+    reference: dict[str, dict[str, Any]] = {
+        figure.key: {
+            "label": figure.label,
+            "unit": figure.unit,
+            "median": statistics.median(outcome.reference[figure.key]),
+            "runs": outcome.reference[figure.key],
+        }
+        for figure in suite.reference
+        if outcome.reference.get(figure.key)
+    }
+    last = suite.configurations[-1].name
+    fractions = {
+        f"{figure.key}/{physical.key}": outcome.median(last, figure.key)
+        / reference[physical.key]["median"]
+        for figure, physical in suite.fractions
+        if physical.key in reference
+    }
     return {
         "suite": suite.name,
         "repetitions": outcome.repeat,
@@ -56,6 +74,8 @@ def as_dict(outcome: Outcome) -> dict[str, Any]:
         "configurations": {c.name: c.description for c in suite.configurations},
         "machine": machine(),
         "figures": figures,
+        "reference": reference,
+        "fractions_of_reference": {last: fractions} if fractions else {},
     }
 
 
@@ -70,7 +90,7 @@ def table(outcome: Outcome) -> list[str]:
     for entry in data["figures"]:
         row = [f"{entry['label']} ({entry['unit']})"]
         row += [_number(entry["median"][n]) for n in names]
-        row += [f"{entry['ratio_to_' + baseline][n]:.1f}x better" for n in others]
+        row += [_ratio(entry["ratio_to_" + baseline][n]) for n in others]
         met = entry.get("target_met", {})
         row.append(
             f"{entry['target']}: " + ", ".join("met" if met[n] else "missed" for n in others)
@@ -82,6 +102,7 @@ def table(outcome: Outcome) -> list[str]:
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
+    lines += _reference_lines(data)
     info = data["machine"]
     lines.append(
         f"median of {data['repetitions']} runs; {info['cpus']} CPUs, load average "
@@ -91,5 +112,30 @@ def table(outcome: Outcome) -> list[str]:
     return lines
 
 
+def _ratio(times_better: float) -> str:
+    """`2.0x better`, or `1.8x worse` rather than `0.6x better`."""
+    if times_better >= 1 or times_better <= 0:
+        return f"{times_better:.1f}x better"
+    return f"{1 / times_better:.1f}x worse"
+
+
 def _number(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.1f}" if value >= 10 else f"{value:,.2f}"
+
+
+def _reference_lines(data: dict[str, Any]) -> list[str]:
+    """The broker's raw rates, and the last configuration's rates as a share of them."""
+    if not data["reference"]:
+        return []
+    lines = ["physical reference (same broker, same run):"]
+    lines += [
+        f"  {entry['label']}: {_number(entry['median'])} {entry['unit']}"
+        for entry in data["reference"].values()
+    ]
+    for name, fractions in data["fractions_of_reference"].items():
+        for pair, value in fractions.items():
+            figure, physical = pair.split("/")
+            lines.append(f"  {name} {figure} = {value:.0%} of {physical}")
+    return lines

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import Celery
-from kombu import Connection
+from kombu import Connection, Exchange, Queue
 
 from config.app import celery_settings
 from config.settings import ENV_PREFIX, Settings, get_settings, stack_dir
@@ -28,6 +28,8 @@ class BenchError(RuntimeError):
 
 def client_app(configuration: Configuration) -> Celery:
     """A Celery app configured as `configuration`'s workers are, for sending and waiting."""
+    if configuration.app_factory is not None:
+        return configuration.app_factory()
     overrides = {
         name.removeprefix(ENV_PREFIX).lower(): value
         for name, value in configuration.environment.items()
@@ -46,9 +48,11 @@ def running_workers(configuration: Configuration, pool_name: str) -> Iterator[Su
         BenchError: the pool's queues are already consumed or hold messages (the figures
             would include someone else's work), or the workers did not start.
     """
-    queues = list(TOPOLOGY.pool(pool_name).queues)
+    queues = list(configuration.queues or TOPOLOGY.pool(pool_name).queues)
     with connection() as conn:
         declare_topology(conn, TOPOLOGY)
+        for name in configuration.queues or ():  # as Celery declares its default queue
+            Queue(name, Exchange(name), routing_key=name).bind(conn.default_channel).declare()
         busy = [
             q
             for q, (messages, consumers) in _queue_use(conn, queues).items()
@@ -62,7 +66,7 @@ def running_workers(configuration: Configuration, pool_name: str) -> Iterator[Su
     supervisor = Supervisor(stack_dir() / "logs" / "bench")
     supervisor.start(
         f"bench-{configuration.name}",
-        worker_argv(TOPOLOGY.pool(pool_name)),
+        list(configuration.worker_argv or worker_argv(TOPOLOGY.pool(pool_name))),
         env=configuration.environment,
     )
     try:

@@ -1,45 +1,65 @@
-"""`switchyard bench results`: measure the result backends against the running stack."""
+"""`switchyard bench`: stock Celery against Switchyard on the running stack.
+
+`switchyard bench` compares the whole path (publish, throughput with and without results,
+round trips, memory, the broker's raw rates); `switchyard bench results` compares only the
+result backends, with the same workers.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
-WORKLOADS = ("throughput", "round-trip", "chord")  # keys of ops.bench.results_suite's workloads
+if TYPE_CHECKING:
+    from ops.bench.model import Suite
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("bench", help="benchmarks against the running stack")
-    suites = parser.add_subparsers(dest="suite", required=True, metavar="SUITE")
+    parser = sub.add_parser(
+        "bench",
+        help="benchmarks against the running stack (stock Celery vs Switchyard by default)",
+    )
+    _common(parser)
+    parser.add_argument("--round-trips", type=_positive, default=200, help="serial round trips")
+    parser.set_defaults(handler=_compare)
+    suites = parser.add_subparsers(dest="suite", metavar="SUITE")
     results = suites.add_parser(
         "results",
         help="Celery's stock database result backend against Switchyard's, same workers",
     )
-    results.add_argument("--repeat", type=_positive, default=3, help="runs of each workload")
-    results.add_argument("--tasks", type=_positive, default=10_000, help="throughput tasks")
+    _common(results)
     results.add_argument("--round-trips", type=_positive, default=200, help="serial round trips")
     results.add_argument("--chord-size", type=_positive, default=1_000, help="chord header tasks")
-    results.add_argument(
-        "--workload",
-        action="append",
-        choices=WORKLOADS,
-        default=[],
-        help="run only this workload (repeatable; default: all)",
-    )
-    results.add_argument(
-        "--json", action="store_true", help="print the figures as JSON (the table goes to stderr)"
-    )
     results.set_defaults(handler=_results)
 
 
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeat", type=_positive, default=3, help="runs of each workload")
+    parser.add_argument("--tasks", type=_positive, default=10_000, help="tasks per throughput run")
+    parser.add_argument(
+        "--json", action="store_true", help="print the figures as JSON (the table goes to stderr)"
+    )
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from ops.bench.compare_suite import Sizes, compare_suite
+
+    return _run(compare_suite(Sizes(args.tasks, args.round_trips)), args)
+
+
 def _results(args: argparse.Namespace) -> int:
-    from ops.bench.report import as_dict, table
     from ops.bench.results_suite import Sizes, results_suite
+
+    return _run(results_suite(Sizes(args.tasks, args.round_trips, args.chord_size)), args)
+
+
+def _run(suite: Suite, args: argparse.Namespace) -> int:
+    from ops.bench.report import as_dict, table
     from ops.bench.runner import run_suite
     from ops.bench.workers import BenchError
 
-    suite = results_suite(Sizes(args.tasks, args.round_trips, args.chord_size)).only(args.workload)
     try:
         outcome = run_suite(suite, args.repeat, _progress)
     except BenchError as exc:

@@ -9,9 +9,21 @@ import argparse
 import os
 import sys
 
-from config.settings import stack_dir
+from config.settings import get_settings, stack_dir
 from ops.broker import connection, consumer_counts
+from ops.demo import prepare_services, run_demo
+from ops.fake_services import FakeServices
+from ops.local_metrics import (
+    exporter_command,
+    flower_command,
+    metrics_env,
+    scrape_targets,
+    start_prometheus,
+)
+from ops.stack.layout import HOST, StackLayout
+from ops.stack.manager import BROKER_ENV
 from ops.stack.processes import wait_until
+from ops.stack.prometheus import PrometheusServer
 from ops.supervisor import Supervisor, local_argv
 from routing.declaration import TOPOLOGY
 from routing.declare import declare_topology
@@ -29,6 +41,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="send the demo workload once the pools consume, and show results",
     )
+    parser.add_argument(
+        "--flower",
+        action="store_true",
+        help="also run Flower (the `flower` extra); task events are on for the pools it watches",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -38,11 +55,28 @@ def _run(args: argparse.Namespace) -> int:
     if args.pool:
         argv = local_argv(worker_argv(TOPOLOGY.pool(args.pool)))
         os.execv(argv[0], argv)
+    layout = StackLayout.default()
+    flower = (
+        flower_command(layout.ports.flower, get_settings().broker_api_url) if args.flower else None
+    )
     supervisor = Supervisor(stack_dir() / "logs")
-    for pool in TOPOLOGY.pools:
-        supervisor.start(f"worker-{pool.name}", worker_argv(pool))
+    services = FakeServices()
+    env: dict[str, str] = {}
+    if args.demo:
+        env.update(prepare_services(services.start()))
+    events = ["--task-events"] if args.flower else []
+    for index, pool in enumerate(TOPOLOGY.pools):
+        name = f"worker-{pool.name}"
+        port = layout.ports.pool_metrics(index)
+        supervisor.start(
+            name, worker_argv(pool) + events, {**env, **metrics_env(name, port, layout.root)}
+        )
     if not args.no_beat:
-        supervisor.start("beat", beat_argv(str(stack_dir() / "beat-schedule")))
+        beat_env = metrics_env("beat", layout.ports.beat_metrics, layout.root)
+        supervisor.start("beat", beat_argv(str(stack_dir() / "beat-schedule")), beat_env)
+    supervisor.start("exporter", *exporter_command(layout.ports.exporter))
+    if flower:
+        supervisor.start("flower", flower)
     try:
         queues = [q.name for q in TOPOLOGY.queues]
         print(f"... waiting for {len(TOPOLOGY.pools)} pools to consume", file=sys.stderr)
@@ -57,9 +91,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"switchyard: pools did not start: {failed}", file=sys.stderr)
             return 1
         _print_table(supervisor)
+        _start_prometheus(layout, beat=not args.no_beat, flower=args.flower)
         if args.demo:
-            from ops.demo import run_demo
-
             run_demo()
         print("running; Ctrl-C stops every pool warmly")
         supervisor.wait_forever()
@@ -68,6 +101,18 @@ def _run(args: argparse.Namespace) -> int:
         print("... stopping warmly (running tasks finish)", file=sys.stderr)
         for line in supervisor.stop():
             print(line)
+        services.stop()
+
+
+def _start_prometheus(layout: StackLayout, *, beat: bool, flower: bool) -> None:
+    """The local Prometheus scraping this run; it keeps running until `stack down`."""
+    rabbitmq = not os.environ.get(BROKER_ENV)
+    targets = scrape_targets(TOPOLOGY, layout.ports, beat=beat, rabbitmq=rabbitmq)
+    server = PrometheusServer.local(layout)
+    start_prometheus(server, targets, TOPOLOGY)
+    print(f"Prometheus   {server.url}  (alerts: {server.url}/alerts)")
+    if flower:
+        print(f"Flower       http://{HOST}:{layout.ports.flower}")
 
 
 def _print_table(supervisor: Supervisor) -> None:

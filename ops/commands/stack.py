@@ -37,10 +37,10 @@ def _down(_: argparse.Namespace) -> int:
 
 def _status(_: argparse.Namespace) -> int:
     rows = Stack().status()
-    print(f"{'SERVICE':<10}{'MODE':<10}{'PID':<9}{'ANSWERS':<9}ADDRESS")
+    print(f"{'SERVICE':<12}{'MODE':<10}{'PID':<9}{'ANSWERS':<9}ADDRESS")
     for row in rows:
         pid = str(row.pid) if row.pid else "-"
         print(
-            f"{row.name:<10}{row.mode:<10}{pid:<9}{'yes' if row.answers else 'no':<9}{row.address}"
+            f"{row.name:<12}{row.mode:<10}{pid:<9}{'yes' if row.answers else 'no':<9}{row.address}"
         )
     return 0 if all(r.answers for r in rows) else 3

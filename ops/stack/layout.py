@@ -64,6 +64,22 @@ class Ports:
     def prometheus(self) -> int:
         return 9490 + self.offset
 
+    @property
+    def beat_metrics(self) -> int:
+        """Worker pools serve /metrics on the ports after this one, in declaration order."""
+        return 9600 + self.offset
+
+    def pool_metrics(self, index: int) -> int:
+        return self.beat_metrics + 1 + index
+
+    @property
+    def exporter(self) -> int:
+        return 9650 + self.offset
+
+    @property
+    def flower(self) -> int:
+        return 5600 + self.offset
+
 
 @dataclass(frozen=True)
 class StackLayout:

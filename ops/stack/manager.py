@@ -22,6 +22,7 @@ from ops.stack.accounts import StackError
 from ops.stack.layout import StackLayout
 from ops.stack.postgres import PostgresCluster, PostgresCredentials
 from ops.stack.processes import read_json, write_private_json
+from ops.stack.prometheus import PrometheusServer
 from ops.stack.rabbitmq import RabbitCredentials, RabbitNode
 
 BROKER_ENV = f"{ENV_PREFIX}BROKER_URL"
@@ -113,6 +114,8 @@ class Stack:
             lines.append(f"broker    {'stopped' if rabbit_ran else 'was not running'}")
             pg_ran = self.postgres.stop()
             lines.append(f"database  {'stopped' if pg_ran else 'was not running'}")
+            if PrometheusServer.local(self.layout).stop():
+                lines.append("prometheus stopped")
         else:
             lines.append("no local stack here")
         return lines
@@ -158,6 +161,13 @@ class Stack:
                     self.postgres.pid(),
                     redact(self.postgres.app_url),
                     self.postgres.pid() is not None and self.postgres.answers(),
+                )
+            )
+        prometheus = PrometheusServer.local(self.layout)
+        if prometheus.pid() is not None:
+            result.append(
+                ServiceStatus(
+                    "prometheus", "local", prometheus.pid(), prometheus.url, prometheus.ready()
                 )
             )
         return result

@@ -38,6 +38,22 @@ def is_ours(pid: int | None, marker: str) -> bool:
     return marker in cmdline(pid)
 
 
+def children(pid: int) -> list[int]:
+    """Direct children of `pid` (a worker group's pool processes)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
 def stop(pid: int, marker: str, sig: signal.Signals, timeout: float) -> bool:
     """Signal an own process and wait for it to exit; SIGKILL after `timeout`.
 

@@ -126,6 +126,26 @@ class RabbitNode:
             )
         return stopped
 
+    def ctl(self, *args: str) -> str:
+        """Run `rabbitmqctl` against this node (as its account, with its cookie).
+
+        Raises:
+            StackError: the command failed; the message holds its output.
+        """
+        ctl = rabbitmq_server().with_name("rabbitmqctl")
+        result = subprocess.run(
+            [str(ctl), *args],
+            cwd=self.dir,
+            env=self._environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=self.account.demote(),
+        )
+        if result.returncode != 0:
+            raise StackError(f"rabbitmqctl {' '.join(args)}: {result.stdout}{result.stderr}")
+        return result.stdout.strip()
+
     def _answers(self) -> bool:
         if not port_open(L.HOST, self.ports.management):
             return False

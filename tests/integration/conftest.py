@@ -16,27 +16,40 @@ import pytest
 from kombu import Connection
 
 from config.settings import Settings, get_settings
+from ops.broker import consumer_counts
+from ops.fake_services import FakeServices
 from ops.stack.accounts import StackError
 from ops.stack.manager import Stack
+from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
 from results.schema import migrate
 from routing.declaration import TOPOLOGY
 from routing.declare import declare_topology
 from routing.entities import broker_entities
+from routing.worker_command import worker_argv
+
+_STACK_PROBLEM: list[str] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Bring the stack up before collection: collecting a module that imports a task binds
+    the task to the app, which reads the settings once, so they must exist by then."""
+    try:
+        Stack().up()
+    except StackError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.exit(f"the stack did not start under CI: {exc}", returncode=1)
+        _STACK_PROBLEM.append(str(exc))
+        return
+    get_settings.cache_clear()
+    migrate(get_settings().migration_database_url)
 
 
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    local = Stack()
-    try:
-        local.up()
-    except StackError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the stack did not start under CI: {exc}")
-        pytest.skip(f"no local stack: {exc}")
-    get_settings.cache_clear()
-    migrate(get_settings().migration_database_url)
-    return local
+    if _STACK_PROBLEM:
+        pytest.skip(f"no local stack: {_STACK_PROBLEM[0]}")
+    return Stack()
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +81,38 @@ def supervisor(tmp_path: Path) -> Iterator[Supervisor]:
     sup = Supervisor(tmp_path / "logs")
     yield sup
     sup.stop(timeout=30)
+
+
+@pytest.fixture
+def amqp(broker: Connection, settings: Settings) -> Iterator[Any]:
+    """A pika channel, independent of Celery and kombu, to check what the broker holds."""
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
+    channel = conn.channel()
+    yield channel
+    if conn.is_open:
+        conn.close()
+
+
+@pytest.fixture
+def fake_services() -> Iterator[FakeServices]:
+    services = FakeServices().start()
+    yield services
+    services.stop()
+
+
+def start_pool(supervisor: Supervisor, pool: str, env: dict[str, str] | None = None) -> None:
+    """Start one declared pool with its real command line and wait until it consumes."""
+    spec = TOPOLOGY.pool(pool)
+    supervisor.start(f"worker-{pool}", worker_argv(spec), env)
+    with Connection(get_settings().broker_url) as conn:
+        ok = wait_until(
+            lambda: (
+                bool(supervisor.dead())
+                or min(consumer_counts(conn, list(spec.queues)).values()) > 0
+            ),
+            60,
+        )
+    assert ok, f"pool {pool} did not start consuming"
+    assert not supervisor.dead(), f"pool {pool} exited: see {supervisor.processes[-1].log}"

@@ -1,0 +1,57 @@
+"""The prometheus_client objects that producers and workers update, built from the definitions.
+
+Creating them registers nothing on disk: in multiprocess mode a value file is opened only
+when a labelled child is first used, after the worker has cleaned its metrics directory.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from metrics import definitions as d
+from routing.declaration import TOPOLOGY
+
+
+def _counter(spec: d.MetricSpec) -> Counter:
+    return Counter(spec.family, spec.help, spec.labels)
+
+
+def _histogram(spec: d.MetricSpec) -> Histogram:
+    return Histogram(spec.family, spec.help, spec.labels, buckets=spec.buckets)
+
+
+def _gauge(spec: d.MetricSpec) -> Gauge:
+    return Gauge(spec.family, spec.help, spec.labels, multiprocess_mode=spec.gauge_mode)
+
+
+task_sent = _counter(d.TASK_SENT)
+task_publish_failed = _counter(d.TASK_PUBLISH_FAILED)
+task_received = _counter(d.TASK_RECEIVED)
+task_started = _counter(d.TASK_STARTED)
+task_succeeded = _counter(d.TASK_SUCCEEDED)
+task_failed = _counter(d.TASK_FAILED)
+task_retried = _counter(d.TASK_RETRIED)
+task_rejected = _counter(d.TASK_REJECTED)
+task_revoked = _counter(d.TASK_REVOKED)
+messages_dead_lettered = _counter(d.DEAD_LETTERED_BY_WORKER)
+task_runtime = _histogram(d.TASK_RUNTIME)
+task_queue_wait = _histogram(d.TASK_QUEUE_WAIT)
+worker_tasks_active = _gauge(d.WORKER_TASKS_ACTIVE)
+worker_up = _gauge(d.WORKER_UP)
+
+# Longest first, so a queue whose name ends in another's is matched as itself.
+_DECLARED_QUEUES = sorted((q.name for q in TOPOLOGY.queues), key=len, reverse=True)
+
+
+def queue_label(routing_key: str | None) -> str:
+    """The declared queue a routing key reaches, for the `queue_name` label.
+
+    Bindings are exact queue names, but a delayed message arrives with Celery's
+    `<bits>.<queue>` routing key; an undeclared key is reported as it is.
+    """
+    if not routing_key:
+        return ""
+    for name in _DECLARED_QUEUES:
+        if routing_key == name or routing_key.endswith("." + name):
+            return name
+    return routing_key

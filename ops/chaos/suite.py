@@ -1,0 +1,252 @@
+"""Run fault scenarios against real worker groups and count every task.
+
+Per scenario: tasks are published at a steady pace with confirms while faults are injected;
+then the suite waits until every confirmed task is either applied (ledger) or dead-lettered,
+or a deadline passes. lost = confirmed - applied - dead-lettered; it must be 0.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pika
+
+from config.settings import Settings
+from ops.chaos import ledger
+from ops.chaos.faults import FaultContext, Scenario
+from ops.chaos.proxy import ChaosProxy
+from ops.stack.manager import Stack
+from ops.stack.processes import wait_until
+from ops.supervisor import Process, Supervisor
+from routing.declaration import TOPOLOGY
+from routing.names import dlq_name
+from routing.worker_command import worker_argv
+
+POOL = "default"
+SETTLE_TIMEOUT_S = 180
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    faults: int = 0
+    published: int = 0
+    confirmed: int = 0
+    refused: int = 0
+    applied: int = 0
+    dead_lettered: int = 0
+    lost: int = 0
+    reruns: int = 0
+    applied_twice: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.lost == 0 and self.applied_twice == 0
+
+
+@dataclass
+class ChaosSuite:
+    """Faults against `groups` worker groups of the default pool."""
+
+    stack: Stack
+    settings: Settings
+    log_dir: Path
+    groups: int = 2
+    work_s: float = 0.01
+
+    def run(self, scenario: Scenario, tasks: int, faults: int, publish_s: float) -> Outcome:
+        run_id = uuid.uuid4().hex[:12]
+        outcome = Outcome(scenario.name)
+        started = time.monotonic()
+        proxy = (
+            ChaosProxy(_broker_address(self.settings.broker_url)).start()
+            if scenario.needs_proxy
+            else None
+        )
+        supervisor = Supervisor(self.log_dir / f"{scenario.name}-{run_id}")
+        env = {"SWITCHYARD_BROKER_URL": _via(self.settings.broker_url, proxy)}
+
+        def start_group(index: int) -> Process:
+            return supervisor.start(f"worker-{index}", _argv(index), env)
+
+        def restart_group(old: Process) -> Process:
+            return start_group(len(supervisor.processes))
+
+        for index in range(self.groups):
+            start_group(index)
+        ctx = FaultContext(self.stack, supervisor, proxy, restart_group)
+        confirmed: set[int] = set()
+        publisher = threading.Thread(
+            target=_publish,
+            kwargs={
+                "run_id": run_id,
+                "tasks": tasks,
+                "publish_s": publish_s,
+                "work_s": self.work_s,
+                "confirmed": confirmed,
+                "outcome": outcome,
+            },
+        )
+        try:
+            _wait_consuming(self.settings.broker_url, self.groups)
+            publisher.start()
+            for n in range(faults):
+                time.sleep(publish_s / (faults + 1))
+                scenario.inject(ctx)
+                outcome.faults = n + 1
+            publisher.join()
+            outcome.confirmed = len(confirmed)
+            dead: set[int] = set()
+
+            def settled() -> bool:
+                dead.update(_drain_dead_letters(self.settings.broker_url, run_id))
+                done = ledger.applied_keys(self.settings.database_url, run_id) | dead
+                return confirmed <= done
+
+            wait_until(settled, SETTLE_TIMEOUT_S, interval=1.0)
+        finally:
+            supervisor.stop(timeout=60)
+            if proxy is not None:
+                proxy.stop()
+        applied = ledger.applied_keys(self.settings.database_url, run_id)
+        tally = ledger.tally(self.settings.database_url, run_id)
+        outcome.applied = len(applied & confirmed)
+        outcome.dead_lettered = len(dead & confirmed)
+        outcome.lost = len(confirmed - applied - dead)
+        outcome.reruns = tally.attempts - tally.effects
+        outcome.applied_twice = tally.keys_applied_twice
+        outcome.notes += ctx.notes
+        unconfirmed_but_applied = len(applied - confirmed)
+        if unconfirmed_but_applied:
+            outcome.notes.append(f"{unconfirmed_but_applied} refused publishes arrived anyway")
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+
+def _argv(index: int) -> list[str]:
+    argv = worker_argv(TOPOLOGY.pool(POOL))
+    argv[argv.index("--hostname") + 1] = f"{POOL}-{index}@%h"
+    return argv
+
+
+def _publish(
+    *,
+    run_id: str,
+    tasks: int,
+    publish_s: float,
+    work_s: float,
+    confirmed: set[int],
+    outcome: Outcome,
+) -> None:
+    """Publish at a steady pace; a publish is confirmed when apply_async returns."""
+    from tasks.faults import apply_effect
+
+    pace = publish_s / max(tasks, 1)
+    start = time.monotonic()
+    for key in range(tasks):
+        delay = start + key * pace - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        outcome.published += 1
+        try:
+            apply_effect.apply_async(args=(run_id, key, work_s), retry=False)
+        except Exception as exc:  # refused, connection lost, no confirm: never counted as sent
+            if not outcome.refused:
+                outcome.notes.append(f"first refusal: {type(exc).__name__}: {exc}"[:120])
+            outcome.refused += 1
+            continue
+        confirmed.add(key)
+
+
+def _drain_dead_letters(broker_url: str, run_id: str) -> set[int]:
+    """Remove this run's messages from the dead-letter queue; return their keys."""
+    keys: set[int] = set()
+    try:
+        conn = pika.BlockingConnection(pika.URLParameters(broker_url))
+    except pika.exceptions.AMQPError:
+        return keys
+    try:
+        channel = conn.channel()
+        others = []
+        while True:
+            method, _, body = channel.basic_get(dlq_name(TOPOLOGY.default_queue))
+            if method is None:
+                break
+            args = _args(body)
+            if args and args[0] == run_id:
+                keys.add(int(args[1]))
+                channel.basic_ack(method.delivery_tag)
+            else:
+                others.append(method.delivery_tag)
+        for tag in others:
+            channel.basic_nack(tag, requeue=True)
+    finally:
+        conn.close()
+    return keys
+
+
+def _args(body: bytes) -> list[Any]:
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return []
+    return (
+        decoded[0] if isinstance(decoded, list) and decoded and isinstance(decoded[0], list) else []
+    )
+
+
+def _wait_consuming(broker_url: str, groups: int) -> None:
+    def consumers() -> int:
+        conn = pika.BlockingConnection(pika.URLParameters(broker_url))
+        try:
+            return int(conn.channel().queue_declare(POOL, passive=True).method.consumer_count)
+        finally:
+            conn.close()
+
+    if not wait_until(lambda: consumers() >= groups, 60):
+        raise RuntimeError(f"the {groups} worker groups did not start consuming")
+
+
+def _broker_address(url: str) -> tuple[str, int]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 5672
+
+
+def _via(url: str, proxy: ChaosProxy | None) -> str:
+    if proxy is None:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{proxy.port}"
+    return urllib.parse.urlunsplit(
+        parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host)
+    )
+
+
+def print_table(outcomes: list[Outcome], out: Any = sys.stdout) -> None:
+    cols = (
+        "scenario",
+        "faults",
+        "published",
+        "confirmed",
+        "refused",
+        "applied",
+        "dead_lettered",
+        "lost",
+        "reruns",
+        "applied_twice",
+    )
+    print("  ".join(f"{c:>13}" if c != "scenario" else f"{c:<21}" for c in cols), file=out)
+    for o in outcomes:
+        row = [f"{o.scenario:<21}"] + [f"{getattr(o, c):>13}" for c in cols[1:]]
+        print("  ".join(row) + ("  " + "; ".join(o.notes) if o.notes else ""), file=out)

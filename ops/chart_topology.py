@@ -1,0 +1,77 @@
+"""The chart's copy of the declaration: `helm/switchyard/files/topology.json`.
+
+Helm cannot import Python, so `switchyard chart values` writes what the templates need
+about pools and queues into a file inside the chart, and the templates read it with
+`.Files.Get`. Nothing about queues is typed in the chart; a test fails when the committed
+file differs from a fresh generation.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from config.settings import project_root
+from routing.model import PoolSpec, Topology
+from routing.names import dlq_name
+from routing.worker_command import beat_argv, worker_argv
+
+TOPOLOGY_FILE = Path("files") / "topology.json"
+# Beat keeps its schedule state under /tmp, the only writable path of its container.
+BEAT_SCHEDULE_FILE = "/tmp/celerybeat-schedule"  # noqa: S108 - an emptyDir in the pod
+
+
+def default_chart_dir() -> Path:
+    return project_root() / "helm" / "switchyard"
+
+
+def _pool(pool: PoolSpec) -> dict[str, Any]:
+    return {
+        "name": pool.name,
+        "description": pool.description,
+        "queues": list(pool.queues),
+        "kind": pool.kind,
+        "concurrency": pool.concurrency,
+        "prefetchMultiplier": pool.prefetch_multiplier,
+        "softTimeLimitSeconds": pool.soft_time_limit_s,
+        "timeLimitSeconds": pool.time_limit_s,
+        "replicas": pool.replicas,
+        "minReplicas": pool.min_replicas,
+        "maxReplicas": pool.max_replicas,
+        "command": worker_argv(pool),
+    }
+
+
+def chart_topology(topology: Topology) -> dict[str, Any]:
+    """What the templates read: pools with their exact command lines, beat, and queues."""
+    return {
+        "_generated": "by `switchyard chart values` from routing/declaration.py; do not edit",
+        "pools": [_pool(pool) for pool in topology.pools],
+        "beat": {"command": beat_argv(BEAT_SCHEDULE_FILE)},
+        "queues": [
+            {
+                "name": queue.name,
+                "deadLetterQueue": dlq_name(queue.name),
+                "pool": topology.pool_of_queue(queue.name).name,
+            }
+            for queue in topology.queues
+        ],
+    }
+
+
+def render(topology: Topology) -> str:
+    return json.dumps(chart_topology(topology), indent=2) + "\n"
+
+
+def write(topology: Topology, chart_dir: Path) -> Path:
+    """Write the file into `chart_dir`; return its path."""
+    target = chart_dir / TOPOLOGY_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(topology))
+    return target
+
+
+def is_current(topology: Topology, chart_dir: Path) -> bool:
+    target = chart_dir / TOPOLOGY_FILE
+    return target.is_file() and target.read_text() == render(topology)

@@ -1,0 +1,65 @@
+"""`switchyard chaos`: the fault suite against the local stack, with the zero-loss table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from config.settings import get_settings, stack_dir
+from ops.broker import connection
+from ops.chaos import ledger
+from ops.chaos.faults import SCENARIOS
+from ops.chaos.suite import ChaosSuite, print_table
+from ops.stack.manager import Stack
+from routing.declaration import TOPOLOGY
+from routing.declare import declare_topology
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("chaos", help="inject faults into running pools and count every task")
+    parser.add_argument("--tasks", type=int, default=4000, help="tasks per scenario")
+    parser.add_argument("--faults", type=int, default=5, help="faults per scenario")
+    parser.add_argument(
+        "--publish-seconds",
+        type=float,
+        default=40.0,
+        help="spread each scenario's publishing over this long",
+    )
+    parser.add_argument("--groups", type=int, default=2, help="worker groups of the pool")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=[s.name for s in SCENARIOS],
+        help="run only these (repeatable); default: all",
+    )
+    parser.set_defaults(handler=_chaos)
+
+
+def _chaos(args: argparse.Namespace) -> int:
+    stack = Stack()
+    settings = get_settings()
+    settings.require("broker_url", "database_url", "migration_database_url")
+    ledger.migrate(settings.migration_database_url)
+    with connection() as conn:
+        declare_topology(conn, TOPOLOGY)
+    suite = ChaosSuite(stack, settings, stack_dir() / "logs" / "chaos", groups=args.groups)
+    chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
+    outcomes = []
+    for scenario in chosen:
+        if scenario.needs_local_stack and (stack.external_broker or stack.external_database):
+            print(f"... skipping {scenario.name}: needs the local stack", file=sys.stderr)
+            continue
+        print(f"... {scenario.name}: {args.tasks} tasks, {args.faults} faults", file=sys.stderr)
+        outcomes.append(suite.run(scenario, args.tasks, args.faults, args.publish_seconds))
+        print_table(outcomes[-1:], sys.stderr)
+    print()
+    print_table(outcomes)
+    total_faults = sum(o.faults for o in outcomes)
+    total_tasks = sum(o.confirmed for o in outcomes)
+    lost = sum(o.lost for o in outcomes)
+    twice = sum(o.applied_twice for o in outcomes)
+    print(
+        f"\n{total_faults} faults, {total_tasks} confirmed tasks: lost {lost}, "
+        f"applied twice {twice}"
+    )
+    return 0 if all(o.passed for o in outcomes) else 1

@@ -1,0 +1,91 @@
+"""What `switchyard run` adds for observability on one machine.
+
+Every process gets its own metrics port and multiprocess directory (a pod has them to
+itself, processes on one host do not); the queue exporter runs beside the pools; a local
+Prometheus scrapes them all, RabbitMQ's own endpoint included, and evaluates the generated
+alert rules; Flower runs on request.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from config.settings import ENV_PREFIX, Settings
+from metrics.exposition import MULTIPROC_ENV
+from ops.stack import layout as L
+from ops.stack.accounts import StackError
+from ops.stack.prometheus import PrometheusServer, ScrapeTarget
+from routing.model import Topology
+from routing.worker_command import CELERY_APP
+
+WORKER_JOB = "celery"  # the job names danihodovic/celery-exporter's mixin selects
+EXPORTER_JOB = "celery-exporter"
+RABBITMQ_JOB = "rabbitmq"
+ALERTS_RULE_FILE = "alerts.yaml"
+
+
+def setting_env(field: str) -> str:
+    """The environment variable of a settings field."""
+    if field not in Settings.model_fields:
+        raise KeyError(f"no setting {field!r}")
+    return ENV_PREFIX + field.upper()
+
+
+def metrics_env(process: str, port: int, root: Path) -> dict[str, str]:
+    """A process's metrics port (on loopback) and its own multiprocess directory."""
+    return {
+        setting_env("metrics_port"): str(port),
+        setting_env("metrics_host"): L.HOST,
+        MULTIPROC_ENV: str(root / "metrics" / process),
+    }
+
+
+def exporter_command(port: int) -> tuple[list[str], dict[str, str]]:
+    """`switchyard exporter` with this interpreter, listening on loopback `port`."""
+    env = {setting_env("exporter_port"): str(port), setting_env("metrics_host"): L.HOST}
+    return [sys.executable, "-m", "ops.cli", "exporter"], env
+
+
+def scrape_targets(
+    topology: Topology, ports: L.Ports, *, beat: bool, rabbitmq: bool
+) -> list[ScrapeTarget]:
+    """Every endpoint of a local run, as the Prometheus config lists them."""
+    targets = [
+        ScrapeTarget(WORKER_JOB, f"{L.HOST}:{ports.pool_metrics(i)}", {"process": pool.name})
+        for i, pool in enumerate(topology.pools)
+    ]
+    if beat:
+        beat_target = ScrapeTarget(
+            WORKER_JOB, f"{L.HOST}:{ports.beat_metrics}", {"process": "beat"}
+        )
+        targets.append(beat_target)
+    targets.append(ScrapeTarget(EXPORTER_JOB, f"{L.HOST}:{ports.exporter}"))
+    if rabbitmq:
+        targets.append(ScrapeTarget(RABBITMQ_JOB, f"{L.HOST}:{ports.rabbit_prometheus}"))
+    return targets
+
+
+def start_prometheus(
+    server: PrometheusServer, targets: list[ScrapeTarget], topology: Topology
+) -> bool:
+    """Configure `server` for these targets and the generated alerts; start or reload it."""
+    from metrics.rules import alert_rules_yaml
+
+    server.configure(targets, {ALERTS_RULE_FILE: alert_rules_yaml(topology)})
+    return server.start()
+
+
+def flower_command(port: int, broker_api_url: str) -> list[str]:
+    """Flower against the stack, with the management API for queue statistics.
+
+    Raises:
+        StackError: Flower is not installed (it is the optional `flower` extra).
+    """
+    if importlib.util.find_spec("flower") is None:
+        raise StackError("Flower is not installed: pip install -e '.[flower]'")
+    argv = ["celery", "--app", CELERY_APP, "flower", f"--address={L.HOST}", f"--port={port}"]
+    if broker_api_url:
+        argv.append(f"--broker_api={broker_api_url.rstrip('/')}/api/")
+    return argv

@@ -1,0 +1,58 @@
+"""A countdown longer than the broker's consumer_timeout: nothing is held unacked in a worker.
+
+Stock Celery keeps a countdown task unacknowledged in the worker until it is due; past
+consumer_timeout the broker closes the channel and the worker exits, in a loop. Here the
+message waits in the broker's delay queues and reaches the worker when due.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from kombu import Connection
+
+from config.settings import Settings
+from ops.management_api import ManagementAPI, quote
+from ops.stack.manager import Stack
+from ops.stack.processes import wait_until
+from ops.supervisor import Supervisor
+from tasks.demo import add
+from tests.integration.conftest import start_pool
+
+LOW_TIMEOUT_MS = 3000
+
+
+@pytest.fixture
+def low_consumer_timeout(stack: Stack, settings: Settings) -> Iterator[None]:
+    if stack.external_broker:
+        pytest.skip("changes the broker's consumer_timeout: local stack only")
+    stack.rabbit.ctl("eval", f"application:set_env(rabbit, consumer_timeout, {LOW_TIMEOUT_MS}).")
+    yield
+    restored = settings.broker_consumer_timeout_s * 1000
+    stack.rabbit.ctl("eval", f"application:set_env(rabbit, consumer_timeout, {restored}).")
+
+
+def test_countdown_past_consumer_timeout_runs_once_when_due(
+    low_consumer_timeout: None, broker: Connection, supervisor: Supervisor, settings: Settings
+) -> None:
+    start_pool(supervisor, "default")
+    worker = supervisor.processes[-1]
+    api = ManagementAPI(settings.broker_api_url)
+    vhost = settings.broker_url.rsplit("/", 1)[1]
+    sent = time.monotonic()
+    result = add.apply_async(args=(40, 2), countdown=LOW_TIMEOUT_MS / 1000 * 2 + 1)
+    while time.monotonic() - sent < LOW_TIMEOUT_MS / 1000 * 2:
+        queue = api.get(f"queues/{quote(vhost)}/default")
+        assert queue.get("messages_unacknowledged", 0) == 0  # not held by the worker
+        time.sleep(0.5)
+    assert result.get(timeout=60) == 42
+    assert time.monotonic() - sent >= LOW_TIMEOUT_MS / 1000 * 2 + 1
+    assert worker.alive
+    done_line = f"Task tasks.demo.add[{result.id}] succeeded"
+    # The result is stored (and its waiter woken) just before the worker logs the line.
+    assert wait_until(lambda: done_line in worker.log.read_text(), 10)
+    log = worker.log.read_text()
+    assert "PRECONDITION_FAILED" not in log
+    assert log.count(done_line) == 1

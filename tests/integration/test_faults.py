@@ -1,0 +1,38 @@
+"""The fault suite at CI size: every confirmed task is applied once or dead-lettered.
+
+`make chaos` runs the same scenarios with thousands of tasks and many faults each.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kombu import Connection
+
+from config.settings import Settings
+from ops.chaos import ledger
+from ops.chaos.faults import HEARTBEAT_DETECTION_LIMIT_S, SCENARIOS, Scenario
+from ops.chaos.suite import ChaosSuite
+from ops.stack.manager import Stack
+
+SLOW = {"broker-restart", "connection-blackhole"}  # each fault costs 15-25 s
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_no_task_is_lost_or_applied_twice(
+    scenario: Scenario, stack: Stack, settings: Settings, broker: Connection, tmp_path: Path
+) -> None:
+    ledger.migrate(settings.migration_database_url)
+    suite = ChaosSuite(stack, settings, tmp_path / "logs", groups=2)
+    faults = 1 if scenario.name in SLOW else 2
+    outcome = suite.run(scenario, tasks=200, faults=faults, publish_s=4.0)
+    assert outcome.faults == faults
+    assert outcome.confirmed + outcome.refused == outcome.published == 200
+    assert outcome.lost == 0, outcome
+    assert outcome.applied_twice == 0, outcome
+    assert outcome.applied + outcome.dead_lettered == outcome.confirmed
+    if scenario.name == "connection-blackhole":
+        took = [float(n.split()[1].rstrip("s")) for n in outcome.notes if "blackhole" in n]
+        assert took
+        assert all(t <= HEARTBEAT_DETECTION_LIMIT_S for t in took), outcome.notes

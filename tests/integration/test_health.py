@@ -1,0 +1,62 @@
+"""A real worker's probe files: ready once it consumes, refreshed while it runs, gone after."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kombu import Connection
+
+from ops.broker import consumer_counts
+from ops.health import HealthFiles
+from ops.stack.processes import wait_until
+from ops.supervisor import Supervisor
+from routing.declaration import TOPOLOGY
+from routing.worker_command import worker_argv
+
+
+def _probe(health_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`switchyard health` as the exec probe of a pod runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "ops.cli", "health", *args],
+        env={**os.environ, "SWITCHYARD_HEALTH_DIR": str(health_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_probe_files_follow_the_consumer(
+    broker: Connection, supervisor: Supervisor, tmp_path: Path
+) -> None:
+    pool = TOPOLOGY.pool("default")
+    files = HealthFiles(tmp_path / "health")
+    assert _probe(files.directory, "--max-age", "60").returncode == 1
+
+    worker = supervisor.start(
+        "worker-default",
+        worker_argv(pool),
+        env={"SWITCHYARD_HEALTH_DIR": str(files.directory), "SWITCHYARD_HEALTH_INTERVAL_S": "0.5"},
+    )
+    assert wait_until(lambda: files.ready.exists() or not worker.alive, 90), worker.log.read_text()
+    assert worker.alive, worker.log.read_text()
+    # Ready means consuming: the broker counts this worker on the pool's queues (its
+    # basic.consume is asynchronous, so allow it a moment to arrive).
+    assert wait_until(
+        lambda: all(n >= 1 for n in consumer_counts(broker, list(pool.queues)).values()), 10
+    )
+    ready = _probe(files.directory, "--ready", "--max-age", "60")
+    assert ready.returncode == 0, ready.stderr
+
+    first_touch = files.live.stat().st_mtime
+    assert wait_until(lambda: files.live.stat().st_mtime > first_touch, 15)
+
+    assert supervisor.stop(timeout=60) == ["worker-default: stopped (exit 0)"]
+    assert not files.ready.exists()
+    assert not files.live.exists()
+    gone = _probe(files.directory, "--max-age", "60")
+    assert gone.returncode == 1
+    assert "missing" in gone.stderr

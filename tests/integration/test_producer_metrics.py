@@ -1,0 +1,34 @@
+"""Producer-side counts against the real broker: a refused publish is a failure, not a send."""
+
+from __future__ import annotations
+
+import amqp
+import pytest
+from kombu import Connection
+from prometheus_client import REGISTRY
+
+from metrics import definitions as d
+from routing.declaration import TOPOLOGY
+
+
+def _count(spec: d.MetricSpec, task: str, queue: str) -> float:
+    return REGISTRY.get_sample_value(spec.name, {d.TASK: task, d.QUEUE: queue}) or 0.0
+
+
+def test_a_publish_the_broker_refuses_is_counted_as_failed(broker: Connection) -> None:
+    from tasks.metrics_probes import succeed
+
+    route = TOPOLOGY.route_for(succeed.name)
+    assert route is not None
+    before = {s: _count(s, succeed.name, route.queue) for s in (d.TASK_SENT, d.TASK_PUBLISH_FAILED)}
+
+    with pytest.raises(amqp.exceptions.NotFound):
+        succeed.apply_async((1,), exchange="exchange-nobody-declared", routing_key=route.queue)
+    assert (
+        _count(d.TASK_PUBLISH_FAILED, succeed.name, route.queue)
+        == before[d.TASK_PUBLISH_FAILED] + 1
+    )
+    assert _count(d.TASK_SENT, succeed.name, route.queue) == before[d.TASK_SENT]
+
+    succeed.apply_async((1,))
+    assert _count(d.TASK_SENT, succeed.name, route.queue) == before[d.TASK_SENT] + 1

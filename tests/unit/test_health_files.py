@@ -1,0 +1,66 @@
+"""The probe's verdict on the health files, without a worker."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from kombu.asynchronous.timer import Timer
+
+from config.settings import get_settings
+from ops.cli import main
+from ops.health import HealthFiles, HealthFileStep
+
+
+def test_fresh_live_file_is_live_but_not_ready(tmp_path: Path) -> None:
+    files = HealthFiles(tmp_path)
+    files.touch_live()
+    assert files.problem(30, need_ready=False) is None
+    assert "ready missing" in (files.problem(30, need_ready=True) or "")
+    files.mark_ready()
+    assert files.problem(30, need_ready=True) is None
+
+
+def test_stale_live_file_fails_with_its_age(tmp_path: Path) -> None:
+    files = HealthFiles(tmp_path)
+    files.touch_live()
+    files.mark_ready()
+    old = time.time() - 300
+    os.utime(files.live, (old, old))
+    problem = files.problem(120, need_ready=True)
+    assert problem is not None
+    assert "last touched 300s ago (limit 120s)" in problem
+
+
+def test_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHYARD_HEALTH_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert main(["health"]) == 1
+        HealthFiles(tmp_path).touch_live()
+        assert main(["health", "--max-age", "60"]) == 0
+        assert main(["health", "--ready"]) == 1
+    finally:
+        get_settings.cache_clear()
+
+
+def test_an_unwritable_health_dir_fails_the_probe_not_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("SWITCHYARD_HEALTH_DIR", str(blocker / "health"))
+    get_settings.cache_clear()
+    try:
+        step = HealthFileStep(None)
+        consumer = SimpleNamespace(timer=Timer())
+        step.start(consumer)  # logs instead of raising
+        assert len(consumer.timer.queue) == 1
+        step.shutdown(consumer)
+        assert all(item.entry.canceled for item in consumer.timer.queue)
+        assert step.files.problem(60, need_ready=False) is not None
+    finally:
+        get_settings.cache_clear()
