@@ -80,9 +80,10 @@ def _show_dead_letter(result: AsyncResult[Any], queue: str) -> None:
         channel: Any = conn.channel()
         _, depth, _ = channel.queue_declare(queue=dlq_name(queue), passive=True)
         channel.close()
+    dlq = dlq_name(queue)
     print(
         f"  inventory sync store {MISSING_STORE}: {result.state} ({result.result}); "
-        f"{dlq_name(queue)} now holds {depth} message(s); see `switchyard topology show`"
+        f"{dlq} now holds {depth} message(s); see `switchyard dlq show {dlq}`"
     )
 
 
