@@ -14,6 +14,7 @@ from config.settings import Settings, get_settings
 from metrics.install import instrument
 from ops.health import install_health_files
 from results import BACKEND_SCHEME
+from results.schema import sqlalchemy_url
 from routing.celery_settings import routing_settings
 from routing.declaration import TOPOLOGY
 
@@ -32,10 +33,7 @@ TASK_MODULES = (
 
 def result_backend_url(database_url: str) -> str:
     """Celery's database backend URL for a PostgreSQL URL, on psycopg 3."""
-    scheme, sep, rest = database_url.partition("://")
-    if not sep or scheme not in ("postgresql", "postgres"):
-        raise ValueError("SWITCHYARD_DATABASE_URL must be a postgresql:// URL")
-    return f"db+postgresql+psycopg://{rest}"
+    return f"db+{sqlalchemy_url(database_url)}"
 
 
 def switchyard_backend_url(database_url: str) -> str:

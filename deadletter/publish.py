@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from celery import Celery
@@ -10,16 +9,12 @@ from kombu.message import Message
 
 from deadletter import headers
 from deadletter.signals import message_dead_lettered
-from routing.names import DEAD_LETTER_EXCHANGE, TASK_EXCHANGE, dlq_name
-
-# Celery's native delayed delivery prefixes routing keys with 28 binary digits.
-_DELAY_PREFIX = re.compile(r"^(?:[01]\.){28}")
+from routing.names import DEAD_LETTER_EXCHANGE, TASK_EXCHANGE, dlq_name, queue_of_routing_key
 
 
 def source_queue(message: Message) -> str:
     """The work queue a message was consumed from: its routing key without a delay prefix."""
-    routing_key = str(message.delivery_info.get("routing_key") or "")
-    return _DELAY_PREFIX.sub("", routing_key)
+    return queue_of_routing_key(str(message.delivery_info.get("routing_key") or ""))
 
 
 def republish(

@@ -19,7 +19,6 @@ Connection errors (a database restart) are retried with backoff, forever by defa
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -30,19 +29,16 @@ from celery.canvas import maybe_signature
 from celery.exceptions import ChordError, ImproperlyConfigured, TimeoutError
 from celery.result import GroupResult, allow_join_result, result_from_tuple
 from celery.utils.functional import _regen  # type: ignore[attr-defined]
-from kombu.transport.native_delayed_delivery import MAX_NUMBER_OF_BITS_TO_USE
 
 from results import BACKEND_SCHEME, chords, codec, store
 from results.connections import RETRYABLE, Connection, ProcessPool
 from results.listener import ResultListener
 from results.retention import Retention
 from results.waiting import Waiter
+from routing.names import queue_of_routing_key
 
 logger = logging.getLogger(__name__)
 
-# A countdown sends a task through the broker's delay exchanges, whose routing key is the
-# delay in binary ("0.1.1...") in front of the task's own routing key.
-_DELAY_PREFIX = re.compile(rf"^(?:[01]\.){{{MAX_NUMBER_OF_BITS_TO_USE}}}")
 
 # celery-types describes BaseBackend only in part; its attributes are typed Any here.
 _Base: Any = BaseBackend
@@ -365,4 +361,4 @@ def _chord_error(message: str, cause: object) -> ChordError:
 
 def _queue_of(routing_key: str | None) -> str | None:
     """The queue a task came from: its routing key, as every binding is a queue's name."""
-    return None if routing_key is None else _DELAY_PREFIX.sub("", routing_key)
+    return None if routing_key is None else queue_of_routing_key(routing_key)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
+from kombu.transport.native_delayed_delivery import MAX_NUMBER_OF_BITS_TO_USE
+
 TASK_EXCHANGE = "switchyard.tasks"
 DEAD_LETTER_EXCHANGE = "switchyard.dlx"
 UNROUTABLE_EXCHANGE = "switchyard.unroutable"
 UNROUTABLE_QUEUE = "unroutable"
 DLQ_SUFFIX = ".dlq"
+
+# A countdown sends a task through the broker's delay exchanges, whose routing key is the
+# delay in binary ("0.1.1...") in front of the task's own routing key.
+_DELAY_PREFIX = re.compile(rf"^(?:[01]\.){{{MAX_NUMBER_OF_BITS_TO_USE}}}")
 
 
 def dlq_name(queue: str) -> str:
@@ -23,3 +31,9 @@ def delayed_binding_key(queue: str) -> str:
     """The extra binding Celery's native delayed delivery adds from the task exchange to a
     queue, so a message whose routing key carries a delay prefix still reaches it."""
     return f"#.{queue}"
+
+
+def queue_of_routing_key(routing_key: str) -> str:
+    """The queue a task message was routed to: every binding key is a queue's name, behind
+    the delay prefix when the message came through delayed delivery."""
+    return _DELAY_PREFIX.sub("", routing_key)

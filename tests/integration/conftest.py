@@ -116,3 +116,8 @@ def start_pool(supervisor: Supervisor, pool: str, env: dict[str, str] | None = N
         )
     assert ok, f"pool {pool} did not start consuming"
     assert not supervisor.dead(), f"pool {pool} exited: see {supervisor.processes[-1].log}"
+
+
+def queue_depth(channel: Any, queue: str) -> int:
+    """Messages ready in `queue`, as the broker counts them (a passive declare with pika)."""
+    return int(channel.queue_declare(queue=queue, passive=True).method.message_count)

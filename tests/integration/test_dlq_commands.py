@@ -11,11 +11,7 @@ from config.app import app
 from config.settings import Settings
 from ops import dlq
 from ops.supervisor import Supervisor
-from tests.integration.conftest import start_pool
-
-
-def _depth(channel: Any, queue: str) -> int:
-    return int(channel.queue_declare(queue=queue, passive=True).method.message_count)
+from tests.integration.conftest import queue_depth, start_pool
 
 
 def test_show_replay_and_purge(
@@ -25,7 +21,7 @@ def test_show_replay_and_purge(
     for n in range(3):
         app.send_task("tasks.gone.renamed", args=(n,), queue="default")
     deadline = time.monotonic() + 30
-    while _depth(amqp, "default.dlq") < 3 and time.monotonic() < deadline:
+    while queue_depth(amqp, "default.dlq") < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
     supervisor.stop(timeout=30)
 
@@ -38,8 +34,8 @@ def test_show_replay_and_purge(
     with dlq.channel(settings.broker_url) as ch:
         assert dlq.depths(ch)["default.dlq"] == 3  # show put them all back
         assert dlq.replay(ch, "default.dlq", limit=2) == 2
-    assert _depth(amqp, "default.dlq") == 1
-    assert _depth(amqp, "default") == 2
+    assert queue_depth(amqp, "default.dlq") == 1
+    assert queue_depth(amqp, "default") == 2
     _, props, _ = amqp.basic_get("default", auto_ack=True)
     assert props.headers[dlq.REPLAYED] == 1
     assert "x-switchyard-reason" not in props.headers

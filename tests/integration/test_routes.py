@@ -19,15 +19,12 @@ from routing.declaration import TOPOLOGY
 from routing.declare import declare_topology
 from routing.entities import broker_entities
 from routing.names import UNROUTABLE_QUEUE
+from tests.integration.conftest import queue_depth
 
 
 def _project_tasks() -> list[str]:
     app.loader.import_default_modules()
     return sorted(name for name in app.tasks if name.startswith("tasks."))
-
-
-def _depth(channel: Any, queue: str) -> int:
-    return int(channel.queue_declare(queue=queue, passive=True).method.message_count)
 
 
 def test_every_task_has_a_declared_route() -> None:
@@ -43,7 +40,7 @@ def test_each_route_lands_in_its_queue(broker: Connection, amqp: Any) -> None:
         method, _, _ = amqp.basic_get(route.queue, auto_ack=True)
         assert method is not None, f"{name} not in {route.queue}"
         for other in TOPOLOGY.queues:
-            assert _depth(amqp, other.name) == 0, f"{name} also reached {other.name}"
+            assert queue_depth(amqp, other.name) == 0, f"{name} also reached {other.name}"
 
 
 def test_default_priority_of_a_route_is_on_the_message(broker: Connection, amqp: Any) -> None:
@@ -91,7 +88,7 @@ def test_unroutable_publish_ends_in_the_unroutable_queue(broker: Connection, amq
     app.send_task(
         "tasks.demo.add", args=(1, 2), exchange=names.TASK_EXCHANGE, routing_key="nowhere"
     )
-    assert _depth(amqp, UNROUTABLE_QUEUE) == 2
+    assert queue_depth(amqp, UNROUTABLE_QUEUE) == 2
     _, _, body = amqp.basic_get(UNROUTABLE_QUEUE, auto_ack=True)
     assert body == b"{}"
 
@@ -106,13 +103,13 @@ def test_an_undeclared_queue_is_never_created(broker: Connection, amqp: Any) -> 
 def test_countdown_waits_in_the_broker_not_in_a_worker(broker: Connection, amqp: Any) -> None:
     sent_at = time.monotonic()
     app.send_task("tasks.demo.add", args=(1, 2), countdown=3)
-    assert _depth(amqp, "default") == 0
+    assert queue_depth(amqp, "default") == 0
     delayed = [f"celery_delayed_{level}" for level in range(28)]
-    assert sum(_depth(amqp, q) for q in delayed) == 1
+    assert sum(queue_depth(amqp, q) for q in delayed) == 1
     deadline = sent_at + 20
-    while _depth(amqp, "default") == 0 and time.monotonic() < deadline:
+    while queue_depth(amqp, "default") == 0 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _depth(amqp, "default") == 1
+    assert queue_depth(amqp, "default") == 1
     assert time.monotonic() - sent_at >= 2.9
 
 
