@@ -74,7 +74,7 @@ class PropertiesLayout:
                     raise ValueError(f"property {key}: only short strings can vary")
                 self.parts.append(key)
             else:
-                self.parts.append(dumps(kind, [value]))
+                self.parts.append(dumps(kind, (value,)))
         self.parts.insert(0, pack(">H", flags))
 
     def encode(self, properties: Mapping[str, Any]) -> bytes:
@@ -107,7 +107,7 @@ def _shortstr(value: str) -> bytes:
 
 def _table_entry(name: str, value: Any) -> bytes:
     """One `name: value` entry of a table, as py-amqp encodes it."""
-    return bytes(dumps("F", [{name: value}]))[4:]  # without the table's length
+    return bytes(dumps("F", ({name: value},)))[4:]  # without the table's length
 
 
 def _item(value: Any, name: str) -> bytes:

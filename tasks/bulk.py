@@ -17,7 +17,6 @@ signature goes through Celery.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -172,17 +171,17 @@ class _Publisher:
         if template is None:
             return None
         destination = Destination(
-            kwargs.get("exchange", ""), kwargs.get("routing_key", ""), kwargs.get("mandatory", False)
+            kwargs.get("exchange", ""),
+            kwargs.get("routing_key", ""),
+            kwargs.get("mandatory", False),
         )
         method = publish_method(self.channel.channel_id, destination)
         layout = PropertiesLayout(properties, STAMPED_FIELDS, HEADERS)
         return _Shape(self.app, template, method, layout, m.queue_label(destination.routing_key))
 
-    def _result(
-        self, task_id: str, shape: _Shape, signature: Signature[Any]
-    ) -> AsyncResult[Any]:
+    def _result(self, task_id: str, shape: _Shape, signature: Signature[Any]) -> AsyncResult[Any]:
         result: AsyncResult[Any] = self.app.AsyncResult(task_id, **shape.result_options)
-        result.ignored = shape.ignore_result  # type: ignore[attr-defined]  # as send_task sets it
+        result.ignored = shape.ignore_result  # as send_task sets it
         if self.parent is not None and signature.options.get("add_to_parent", True):
             self.parent.add_trail(result)
         return result
@@ -257,7 +256,7 @@ def _read_available(conn: Any) -> None:
     while True:
         try:
             conn.drain_events(timeout=0)
-        except (TimeoutError, socket.timeout, BlockingIOError):
+        except (TimeoutError, BlockingIOError):
             return
 
 

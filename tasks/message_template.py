@@ -45,7 +45,7 @@ def shape_key(signature: Signature[Any]) -> ShapeKey | None:
     if type(signature) is not Signature:
         return None
     options = {k: v for k, v in signature.options.items() if k != "task_id"}
-    return signature.task, repr(sorted(options.items()))
+    return str(signature.task), repr(sorted(options.items()))
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,7 @@ class Reprs:
     @classmethod
     def of(cls, app: Celery) -> Reprs:
         amqp = app.amqp
-        return cls(
-            amqp.argsrepr_maxsize, amqp.kwargsrepr_maxsize, app.conf.task_repr_maxlevels
-        )
+        return cls(amqp.argsrepr_maxsize, amqp.kwargsrepr_maxsize, app.conf.task_repr_maxlevels)
 
 
 @dataclass(frozen=True)
@@ -151,8 +149,7 @@ def _stamps_like_celery(task: Task[Any, Any]) -> bool:
     """Whether the message depends on the arguments only through the body and reprs."""
     plain_shadow = getattr(type(task).shadow_name, "__func__", type(task).shadow_name)
     return (
-        plain_shadow is Task.shadow_name
-        and getattr(task, "_dump_pydantic_arguments", None) is None
+        plain_shadow is Task.shadow_name and getattr(task, "_dump_pydantic_arguments", None) is None
     )
 
 
@@ -168,4 +165,3 @@ def _repr(value: Any, empty: str, maxsize: int, reprs: Reprs) -> str:
     if not value and type(value) in {tuple, dict}:
         return empty
     return str(saferepr(value, maxsize, maxlevels=reprs.maxlevels))
-
