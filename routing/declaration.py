@@ -42,6 +42,7 @@ TOPOLOGY = Topology(
             concurrency=2,
             prefetch_multiplier=4,
             description="throughput pool for short tasks",
+            log_level="WARNING",
         ),
         PoolSpec(
             "media-heavy",

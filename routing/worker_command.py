@@ -36,7 +36,7 @@ def worker_argv(pool: PoolSpec) -> list[str]:
         "--without-gossip",
         "--without-mingle",
         "--loglevel",
-        "INFO",
+        pool.log_level,
     ]
     if pool.max_tasks_per_child is not None and pool.kind == "prefork":
         argv += ["--max-tasks-per-child", str(pool.max_tasks_per_child)]
