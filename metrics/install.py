@@ -7,6 +7,8 @@ from celery import Celery, signals
 from deadletter.signals import message_dead_lettered
 from metrics import producer, worker
 
+DISPATCH_PREFIX = "switchyard.metrics."  # dispatch_uid of every handler connected here
+
 _HANDLERS = (
     (signals.before_task_publish, producer.stamp_publish_time),
     (signals.after_task_publish, producer.count_sent),
@@ -35,4 +37,4 @@ def instrument(app: Celery) -> None:
     """
     app.amqp_cls = f"{producer.InstrumentedAMQP.__module__}:{producer.InstrumentedAMQP.__name__}"
     for signal, handler in _HANDLERS:
-        signal.connect(handler, weak=False, dispatch_uid=f"switchyard.metrics.{handler.__name__}")
+        signal.connect(handler, weak=False, dispatch_uid=f"{DISPATCH_PREFIX}{handler.__name__}")

@@ -27,13 +27,13 @@ from celery.result import AsyncResult
 from celery.utils import uuid
 
 from metrics import instruments as m
+from metrics.install import DISPATCH_PREFIX
 from tasks.amqp_frames import Destination, PropertiesLayout, content_frames, publish_method
 from tasks.message_template import HEADERS, STAMPED_FIELDS, MessageTemplate, ShapeKey, shape_key
 
 DEFAULT_WINDOW = 1000
 CONFIRM_TIMEOUT_S = 30.0
 BATCH = 200  # stamped messages per socket write
-OWN_RECEIVERS = "switchyard.metrics."  # dispatch_uid prefix of metrics.install's handlers
 
 
 class EnqueueRefused(RuntimeError):
@@ -246,7 +246,7 @@ def _only_own_publish_receivers() -> bool:
     for signal in (signals.before_task_publish, signals.after_task_publish):
         for lookup_key, _receiver in signal.receivers:
             uid = lookup_key[0]
-            if not (isinstance(uid, str) and uid.startswith(OWN_RECEIVERS)):
+            if not (isinstance(uid, str) and uid.startswith(DISPATCH_PREFIX)):
                 return False
     return True
 

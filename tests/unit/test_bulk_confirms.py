@@ -1,8 +1,12 @@
-"""The bookkeeping of batched confirms: which task a broker's ack or nack settles."""
+"""The bookkeeping of batched confirms, and when stamped messages may replace Celery's."""
 
 from __future__ import annotations
 
-from tasks.bulk import _Confirms
+from typing import Any
+
+from celery import signals
+
+from tasks.bulk import _Confirms, _only_own_publish_receivers
 
 
 def _published(count: int) -> _Confirms:
@@ -26,3 +30,18 @@ def test_nacks_name_the_refused_tasks_in_order() -> None:
     confirms.settle(6, multiple=True, refused=False)
     assert confirms.refused_in_order() == ["task-1", "task-2", "task-3", "task-4"]
     assert confirms.pending == {}
+
+
+def test_templates_only_while_nothing_else_listens_to_publish_signals() -> None:
+    import config.app  # noqa: F401 - connects the metrics' own receivers
+
+    def foreign(**_: Any) -> None:
+        """Someone else's receiver: it must see every message, so none is stamped."""
+
+    assert _only_own_publish_receivers()
+    signals.before_task_publish.connect(foreign, weak=False)
+    try:
+        assert not _only_own_publish_receivers()
+    finally:
+        signals.before_task_publish.disconnect(foreign)
+    assert _only_own_publish_receivers()
