@@ -210,6 +210,8 @@ def enqueue_many(
     Raises:
         EnqueueRefused: the broker nacked at least one message (all others were confirmed).
         TimeoutError: the broker confirmed nothing for `confirm_timeout_s` seconds.
+        TypeError: a signature's arguments do not fit its task, as `apply_async` raises;
+            signatures before it may have been published.
     """
     confirms = _Confirms()
     results: list[AsyncResult[Any]] = []

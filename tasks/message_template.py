@@ -34,15 +34,17 @@ STAMPED_FIELDS = frozenset(
     ("id", "root_id", "argsrepr", "kwargsrepr", PUBLISHED_AT_HEADER, "correlation_id")
 )
 _TIMED_HEADERS = ("eta", "expires")
+_GIVEN_REPRS = frozenset(("argsrepr", "kwargsrepr"))
 
 
 def shape_key(signature: Signature[Any]) -> ShapeKey | None:
     """What makes two signatures' messages the same but for ids and arguments.
 
     None for canvas primitives (chain, group, chord): their messages embed the ids of
-    the tasks that follow, which differ every time.
+    the tasks that follow, which differ every time; and for given argument reprs, which
+    a stamp would replace.
     """
-    if type(signature) is not Signature:
+    if type(signature) is not Signature or _GIVEN_REPRS & signature.options.keys():
         return None
     options = {k: v for k, v in signature.options.items() if k != "task_id"}
     return str(signature.task), repr(sorted(options.items()))

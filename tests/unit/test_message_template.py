@@ -120,3 +120,6 @@ def test_shapes_differ_by_task_and_options_but_not_by_id(app: Celery) -> None:
     assert shape_key(base) != shape_key(base.clone().set(priority=3))
     assert shape_key(app.signature("unit.pair")) != shape_key(base)
     assert shape_key(chain(base, base)) is None
+    given_reprs = base.clone()
+    given_reprs.options["argsrepr"] = "(secret,)"
+    assert shape_key(given_reprs) is None
