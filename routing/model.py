@@ -80,6 +80,8 @@ class PoolSpec:
         soft_time_limit_s / time_limit_s: per task; the hard limit must stay below the
             broker's consumer_timeout or the broker closes the channel mid-task.
         replicas: the default Deployment size; min/max_replicas bound autoscaling.
+        sends_to: other pools' queues this pool's tasks publish to (a chain or callback that
+            crosses pools); its broker user may publish only to its own queues and these.
     """
 
     name: str
@@ -94,6 +96,7 @@ class PoolSpec:
     min_replicas: int = 1
     max_replicas: int = 4
     description: str = ""
+    sends_to: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"pool {self.name!r}"
@@ -147,6 +150,9 @@ class Topology:
                         f"{pool.name!r}; one pool per queue scales it alone"
                     )
                 consumed[qname] = pool.name
+            for qname in pool.sends_to:
+                if qname not in names:
+                    raise TopologyError(f"pool {pool.name!r}: sends_to unknown queue {qname!r}")
         for qname in sorted(names - consumed.keys()):
             raise TopologyError(f"queue {qname!r} has no pool consuming it")
         self.check_time_limits(self.consumer_timeout_s)

@@ -10,6 +10,7 @@ import pytest
 from kombu import Connection, Exchange, Queue
 
 from config.app import app
+from ops.broker_users import pool_worker_env
 from ops.supervisor import Supervisor
 from routing.arguments import queue_arguments
 from routing.declaration import TOPOLOGY
@@ -26,7 +27,9 @@ MAX_LENGTH = 5
 def test_every_task_is_published_and_runs(broker: Connection, supervisor: Supervisor) -> None:
     results = enqueue_many([echo.si(i) for i in range(TASKS)], app, window=64)
     assert len({r.id for r in results}) == TASKS
-    supervisor.start("worker-default", worker_argv(TOPOLOGY.pool("default")))
+    supervisor.start(
+        "worker-default", worker_argv(TOPOLOGY.pool("default")), pool_worker_env("default")
+    )
     assert app.ResultSet(results).get(timeout=120) == list(range(TASKS))
 
 
