@@ -16,6 +16,7 @@ from pika.exceptions import ChannelClosedByBroker
 
 from config.settings import Settings
 from ops import dlq
+from ops.stack.manager import Stack
 from routing import names
 from routing.declaration import TOPOLOGY
 from routing.permissions import DELAY_ENTRY_EXCHANGE
@@ -50,6 +51,12 @@ def get_one(channel: Any, queue: str) -> bytes | None:
             return bytes(body)
         channel.connection.sleep(0.05)
     return None
+
+
+@pytest.fixture(autouse=True)
+def _pool_users_configured(stack: Stack, settings: Settings) -> None:
+    if stack.external_broker and not settings.pool_broker_urls:
+        pytest.skip("external broker without SWITCHYARD_POOL_BROKER_URLS: no pool users to test")
 
 
 def test_every_pool_has_a_user(settings: Settings) -> None:
