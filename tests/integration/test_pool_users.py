@@ -17,10 +17,11 @@ from pika.exceptions import ChannelClosedByBroker
 from config.settings import Settings
 from ops import dlq
 from ops.stack.manager import Stack
+from ops.supervisor import Supervisor
 from routing import names
 from routing.declaration import TOPOLOGY
 from routing.permissions import DELAY_ENTRY_EXCHANGE
-from tests.integration.conftest import queue_depth
+from tests.integration.conftest import queue_depth, start_pool
 
 ACCESS_REFUSED = 403
 NO_DELAY = "0." * MAX_NUMBER_OF_BITS_TO_USE
@@ -98,3 +99,15 @@ def test_pool_user_cannot_read_dead_letters_or_manage_users(settings: Settings) 
     dlq = names.dlq_name(pool.queues[0])
     assert refused(settings, pool.name, "basic_get", dlq) == ACCESS_REFUSED
     assert refused(settings, pool.name, "exchange_declare", "intruder", "fanout") == ACCESS_REFUSED
+
+
+def test_a_delayed_task_retried_at_once_stays_within_its_users_rights(
+    supervisor: Supervisor,
+) -> None:
+    """Arrived through the delay exchanges, then retried without a countdown: Celery would
+    republish to the delay delivery exchange, which a pool user may not write to."""
+    from tasks.probes import retry_at_once
+
+    start_pool(supervisor, TOPOLOGY.pool_of_queue(TOPOLOGY.default_queue).name)
+    result = retry_at_once.apply_async(args=(2,), countdown=1)
+    assert result.get(timeout=60) == 2
