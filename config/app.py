@@ -67,7 +67,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
     settings.require("broker_url", "database_url")
     return {
         **common,
-        "broker_url": settings.broker_url,
+        "broker_url": settings.pool_broker_url or settings.broker_url,
         "result_backend": selected_backend_url(settings),
     }
 

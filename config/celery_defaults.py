@@ -31,6 +31,11 @@ FIXED: dict[str, Any] = {
     "task_reject_on_worker_lost": True,
     "task_acks_on_failure_or_timeout": True,
     "worker_cancel_long_running_tasks_on_connection_loss": True,
+    # A new pool child (after a cancelled task, a crash or max-tasks-per-child) that has not
+    # said it is up within this many seconds is killed. Celery's 4 s is too short on a busy
+    # node (importing the app takes longer), and a job handed to a child killed so was seen
+    # in the fault suite to stay "received", unacked and never run, until the worker stopped.
+    "worker_proc_alive_timeout": 60.0,
     # Bad input is dead-lettered with a reason; the worker stays up.
     "worker_consumer": "deadletter.consumer:DeadLetteringConsumer",
     # Results and state.

@@ -40,6 +40,16 @@ class Settings(BaseSettings):
         default="",
         description="AMQP URL of the broker, vhost included: amqp://user:pass@host:5672/vhost",
     )
+    pool_broker_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object, pool name -> AMQP URL of that pool's own broker user; "
+        "`topology declare` creates the users, allowed only their pool's queues",
+    )
+    pool_broker_url: str = Field(
+        default="",
+        description="A worker's own pool broker URL; when set, the worker connects with it "
+        "instead of broker_url",
+    )
     broker_api_url: str = Field(
         default="",
         description="RabbitMQ management API with credentials: http://user:pass@host:15672",

@@ -17,11 +17,14 @@ from celery.worker.consumer import Consumer
 from kombu.message import Message
 
 from deadletter.publish import dead_letter
+from routing.delayed_binding import with_consumed_queues_step
 
 logger = logging.getLogger(__name__)
 
 
 class DeadLetteringConsumer(Consumer):
+    Blueprint = with_consumed_queues_step(Consumer.Blueprint)
+
     def on_decode_error(self, message: Message, exc: Exception) -> None:
         logger.error("undecodable message (%s): %s", message.content_type, exc)
         self._dead_letter(message, "undecodable", f"cannot decode {message.content_type}: {exc}")

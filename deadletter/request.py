@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Task
+from celery import Signature, Task
 from celery.exceptions import Reject
 from celery.worker.request import Request
+from kombu.transport.native_delayed_delivery import CELERY_DELAYED_DELIVERY_EXCHANGE
 
 from deadletter import headers
 from deadletter.publish import dead_letter, requeue_counted
+from routing.names import TASK_EXCHANGE, queue_of_routing_key
 
 MAX_WORKER_LOSSES = 3
 
@@ -74,3 +76,26 @@ class DeadLetteringTask(Task[Any, Any]):
     """The base of every task: its requests dead-letter with a reason."""
 
     Request = "deadletter.request:DeadLetteringRequest"
+
+    def signature_from_request(
+        self,
+        request: Any = None,
+        args: Any = None,
+        kwargs: Any = None,
+        queue: Any = None,
+        **extra_options: Any,
+    ) -> Signature[Any]:
+        """A retry goes back through the task exchange under its queue's own routing key.
+
+        Celery copies the delivery's exchange and routing key into a retry without a
+        countdown; for a task that came through delayed delivery that is the delay
+        exchange and a key still carrying the old delay bits. It happens to route, but a
+        pool's broker user may not publish there (`routing.permissions`)."""
+        signature: Signature[Any] = super().signature_from_request(
+            request, args, kwargs, queue, **extra_options
+        )
+        options = signature.options
+        if options.get("exchange") == CELERY_DELAYED_DELIVERY_EXCHANGE:
+            options["exchange"] = TASK_EXCHANGE
+            options["routing_key"] = queue_of_routing_key(str(options.get("routing_key", "")))
+        return signature

@@ -14,7 +14,7 @@ from typing import Any
 
 from config.settings import project_root
 from routing.model import PoolSpec, Topology
-from routing.names import dlq_name
+from routing.names import dlq_name, pool_broker_user
 from routing.worker_command import beat_argv, worker_argv
 
 TOPOLOGY_FILE = Path("files") / "topology.json"
@@ -40,6 +40,7 @@ def _pool(pool: PoolSpec) -> dict[str, Any]:
         "minReplicas": pool.min_replicas,
         "maxReplicas": pool.max_replicas,
         "command": worker_argv(pool),
+        "brokerUser": pool_broker_user(pool.name),
     }
 
 

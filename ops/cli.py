@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from config.settings import SettingsError
+from ops.broker_users import PoolUserError
 from ops.commands import (
     bench,
     chaos,
@@ -43,9 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (StackError, SettingsError, ManagementAPIError, TopologyError) as exc:
+    except (StackError, SettingsError, ManagementAPIError, TopologyError, PoolUserError) as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away, as `| head` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         return 130
     return code

@@ -85,6 +85,8 @@ class PoolSpec:
             succeeded), which costs a no-op task about a quarter of its worker CPU; at
             WARNING those lines, retries and expected failures are not logged (the task
             metrics still count them) and unexpected failures are.
+        sends_to: other pools' queues this pool's tasks publish to (a chain or callback that
+            crosses pools); its broker user may publish only to its own queues and these.
     """
 
     name: str
@@ -100,6 +102,7 @@ class PoolSpec:
     max_replicas: int = 4
     description: str = ""
     log_level: LogLevel = "INFO"
+    sends_to: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"pool {self.name!r}"
@@ -153,6 +156,9 @@ class Topology:
                         f"{pool.name!r}; one pool per queue scales it alone"
                     )
                 consumed[qname] = pool.name
+            for qname in pool.sends_to:
+                if qname not in names:
+                    raise TopologyError(f"pool {pool.name!r}: sends_to unknown queue {qname!r}")
         for qname in sorted(names - consumed.keys()):
             raise TopologyError(f"queue {qname!r} has no pool consuming it")
         self.check_time_limits(self.consumer_timeout_s)

@@ -27,6 +27,11 @@ def worker_nodename(pool: str) -> str:
     return f"{pool}@%h"
 
 
+def pool_broker_user(pool: str) -> str:
+    """The broker user a pool's workers connect as, allowed only that pool's queues."""
+    return f"switchyard-pool-{pool}"
+
+
 def delayed_binding_key(queue: str) -> str:
     """The extra binding Celery's native delayed delivery adds from the task exchange to a
     queue, so a message whose routing key carries a delay prefix still reaches it."""

@@ -54,6 +54,14 @@ def gated(self: Task[Any, Any], gate: str, retries_wanted: int) -> str:
     return "done"
 
 
+@app.task(bind=True, name="tasks.probes.retry_at_once", max_retries=5)
+def retry_at_once(self: Task[Any, Any], times: int) -> int:
+    """Retry `times` times with no countdown; the number of retries it took."""
+    if self.request.retries < times:
+        raise self.retry(countdown=0, exc=RuntimeError("again"))
+    return int(self.request.retries)
+
+
 @app.task(name="tasks.probes.finished_at")
 def finished_at() -> float:
     """A chord header task: the wall-clock time it finished (one machine, one clock)."""

@@ -20,6 +20,7 @@ from typing import Any
 import pika
 
 from config.settings import Settings
+from ops.broker_users import pool_worker_env
 from ops.chaos import ledger
 from ops.chaos.faults import FaultContext, Scenario
 from ops.chaos.proxy import ChaosProxy
@@ -74,7 +75,8 @@ class ChaosSuite:
             else None
         )
         supervisor = Supervisor(self.log_dir / f"{scenario.name}-{run_id}")
-        env = {"SWITCHYARD_BROKER_URL": _via(self.settings.broker_url, proxy)}
+        urls = {"SWITCHYARD_BROKER_URL": self.settings.broker_url, **pool_worker_env(POOL)}
+        env = {name: _via(url, proxy) for name, url in urls.items()}
 
         def start_group(index: int) -> Process:
             return supervisor.start(f"worker-{index}", _argv(index), env)
@@ -135,7 +137,7 @@ class ChaosSuite:
 
 def _argv(index: int) -> list[str]:
     argv = worker_argv(TOPOLOGY.pool(POOL))
-    argv[argv.index("--hostname") + 1] = f"{POOL}-{index}@%h"
+    argv[argv.index("--hostname") + 1] = f"{POOL}@{index}.%h"  # still the pool's node name
     return argv
 
 

@@ -11,6 +11,7 @@ import sys
 
 from config.settings import get_settings, stack_dir
 from ops.broker import connection, consumer_counts
+from ops.broker_users import pool_worker_env
 from ops.demo import prepare_services, run_demo
 from ops.fake_services import FakeServices
 from ops.local_metrics import (
@@ -54,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
         declare_topology(conn, TOPOLOGY)
     if args.pool:
         argv = local_argv(worker_argv(TOPOLOGY.pool(args.pool)))
-        os.execv(argv[0], argv)
+        os.execve(argv[0], argv, {**os.environ, **pool_worker_env(args.pool)})
     layout = StackLayout.default()
     flower = (
         flower_command(layout.ports.flower, get_settings().broker_api_url) if args.flower else None
@@ -69,7 +70,9 @@ def _run(args: argparse.Namespace) -> int:
         name = f"worker-{pool.name}"
         port = layout.ports.pool_metrics(index)
         supervisor.start(
-            name, worker_argv(pool) + events, {**env, **metrics_env(name, port, layout.root)}
+            name,
+            worker_argv(pool) + events,
+            {**env, **metrics_env(name, port, layout.root), **pool_worker_env(pool.name)},
         )
     if not args.no_beat:
         beat_env = metrics_env("beat", layout.ports.beat_metrics, layout.root)

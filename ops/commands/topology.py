@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import urllib.parse
 from typing import Any
 
 from config.settings import get_settings
+from metrics.exporter import vhost_of
 from ops.broker import connection
+from ops.broker_users import grant_pool_users
 from ops.management_api import ManagementAPI, quote
 from routing import names
 from routing.declaration import TOPOLOGY
@@ -59,6 +60,8 @@ def describe() -> dict[str, Any]:
             "time_limit_s": p.time_limit_s,
             "replicas": p.replicas,
             "autoscaling": [p.min_replicas, p.max_replicas],
+            "broker_user": names.pool_broker_user(p.name),
+            "sends_to": list(p.sends_to),
         }
         for p in TOPOLOGY.pools
     ]
@@ -115,6 +118,13 @@ def _declare(_: argparse.Namespace) -> int:
     with connection() as conn:
         declared = declare_topology(conn, TOPOLOGY)
     print(f"declared {len(declared)} queues: {', '.join(declared)}")
+    settings = get_settings()
+    if settings.pool_broker_urls:
+        settings.require("broker_api_url")
+        api = ManagementAPI(settings.broker_api_url)
+        vhost = vhost_of(settings.broker_url)
+        for line in grant_pool_users(api, vhost, TOPOLOGY, settings.pool_broker_urls):
+            print(line)
     return 0
 
 
@@ -122,7 +132,7 @@ def live_broker() -> LiveBroker:
     """Read queues, exchanges and bindings of the app's vhost from the management API."""
     settings = get_settings()
     settings.require("broker_url", "broker_api_url")
-    vhost = urllib.parse.unquote(urllib.parse.urlsplit(settings.broker_url).path[1:]) or "/"
+    vhost = vhost_of(settings.broker_url)
     api = ManagementAPI(settings.broker_api_url)
     return LiveBroker(
         queues=api.get(f"queues/{quote(vhost)}"),

@@ -8,6 +8,7 @@ project-local one is started under the stack directory and its URLs are written 
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -17,6 +18,7 @@ import psycopg
 from kombu import Connection
 
 from config.settings import ENV_PREFIX, STACK_ENV_FILE, get_settings
+from ops.broker_users import pool_broker_url
 from ops.management_api import redact
 from ops.stack.accounts import StackError
 from ops.stack.layout import StackLayout
@@ -24,6 +26,8 @@ from ops.stack.postgres import PostgresCluster, PostgresCredentials
 from ops.stack.processes import read_json, write_private_json
 from ops.stack.prometheus import PrometheusServer
 from ops.stack.rabbitmq import RabbitCredentials, RabbitNode
+from routing import names
+from routing.declaration import TOPOLOGY
 
 BROKER_ENV = f"{ENV_PREFIX}BROKER_URL"
 DATABASE_ENV = f"{ENV_PREFIX}DATABASE_URL"
@@ -82,10 +86,14 @@ class Stack:
             if self.rabbit.pid() is None:
                 _progress("starting RabbitMQ (about 10 s)")
             started = self.rabbit.start()
-            self.rabbit.provision()
+            self.rabbit.provision(self.pool_broker_urls())
             lines.append(
                 f"broker    {'started' if started else 'running'}   "
                 f"{redact(self.rabbit.app_broker_url)}"
+            )
+            lines.append(
+                f"          pool users {names.pool_broker_user('<pool>')}, each allowed only "
+                "its pool's queues (URLs in the settings file)"
             )
             lines.append(
                 f"          management UI http://127.0.0.1:{_port(self.rabbit.admin_api_url)}"
@@ -172,12 +180,29 @@ class Stack:
             )
         return result
 
+    def pool_broker_urls(self) -> dict[str, str]:
+        """Each pool's own broker URL on the local node (its user sees only its queues)."""
+        s = self._secrets()
+        return {
+            pool.name: pool_broker_url(
+                self.rabbit.app_broker_url, pool.name, s[_pool_secret(pool.name)]
+            )
+            for pool in TOPOLOGY.pools
+        }
+
     def _secrets(self) -> dict[str, str]:
         """Passwords of the local services, generated once and kept private to the owner."""
         stored = {
             k: v for k, v in read_json(self.layout.secrets_file).items() if isinstance(v, str)
         }
-        wanted = ("rabbit_admin", "rabbit_app", "pg_super", "pg_owner", "pg_app")
+        wanted = (
+            "rabbit_admin",
+            "rabbit_app",
+            "pg_super",
+            "pg_owner",
+            "pg_app",
+            *(_pool_secret(pool.name) for pool in TOPOLOGY.pools),
+        )
         if all(k in stored for k in wanted):
             return stored
         for key in wanted:
@@ -192,6 +217,7 @@ class Stack:
         if not self.external_broker:
             values["BROKER_URL"] = self.rabbit.app_broker_url
             values["BROKER_API_URL"] = self.rabbit.admin_api_url
+            values["POOL_BROKER_URLS"] = json.dumps(self.pool_broker_urls(), separators=(",", ":"))
         if not self.external_database:
             values["DATABASE_URL"] = self.postgres.app_url
             values["MIGRATION_DATABASE_URL"] = self.postgres.owner_url
@@ -201,6 +227,10 @@ class Stack:
         with os.fdopen(fd, "w") as out:
             out.write(body)
         get_settings.cache_clear()
+
+
+def _pool_secret(pool: str) -> str:
+    return f"rabbit_pool_{pool}"
 
 
 def _progress(message: str) -> None:

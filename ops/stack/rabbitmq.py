@@ -9,14 +9,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ops.broker_users import grant_pool_users
 from ops.management_api import ManagementAPI, ManagementAPIError, quote
 from ops.stack import layout as L
 from ops.stack.accounts import Account, StackError
 from ops.stack.packages import rabbitmq_server
 from ops.stack.processes import is_ours, port_open, stop, wait_until
+from routing.declaration import TOPOLOGY
 
 SERVICE_ACCOUNT = "rabbitmq"
 # Started nodes outlive the call that started them; their handles are kept so the
@@ -101,8 +104,8 @@ class RabbitNode:
             raise StackError(f"RabbitMQ did not answer in {START_TIMEOUT_S}s:\n{self._log_tail()}")
         return True
 
-    def provision(self) -> None:
-        """Create the application vhost and user; idempotent."""
+    def provision(self, pool_urls: Mapping[str, str]) -> None:
+        """Create the application vhost and user, and each pool's user; idempotent."""
         api = ManagementAPI(self.admin_api_url)
         api.put(f"vhosts/{quote(L.VHOST)}", {})
         api.put(
@@ -111,6 +114,7 @@ class RabbitNode:
         everything = {"configure": ".*", "write": ".*", "read": ".*"}
         for user in (L.BROKER_APP_USER, L.BROKER_ADMIN_USER):
             api.put(f"permissions/{quote(L.VHOST)}/{quote(user)}", everything)
+        grant_pool_users(api, L.VHOST, TOPOLOGY, pool_urls)
 
     def stop(self) -> bool:
         """Stop the node gracefully, then the port mapper it started; True if it ran."""

@@ -106,7 +106,7 @@ def test_urls_and_credentials_come_from_secret_key_refs(
     for workload in renders[name].workloads():
         for c in containers(workload):
             for env in c.get("env", []):
-                sensitive = env["name"].endswith(("_URL", "_PASSWORD", "BASIC_AUTH"))
+                sensitive = env["name"].endswith(("_URL", "_URLS", "_PASSWORD", "BASIC_AUTH"))
                 if sensitive:
                     assert "value" not in env, f"{c['name']}: {env['name']} is a literal"
                     assert "secretKeyRef" in env["valueFrom"]

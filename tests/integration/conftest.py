@@ -17,6 +17,7 @@ from kombu import Connection
 
 from config.settings import Settings, get_settings
 from ops.broker import consumer_counts
+from ops.broker_users import pool_worker_env
 from ops.fake_services import FakeServices
 from ops.stack.accounts import StackError
 from ops.stack.manager import Stack
@@ -105,7 +106,7 @@ def fake_services() -> Iterator[FakeServices]:
 def start_pool(supervisor: Supervisor, pool: str, env: dict[str, str] | None = None) -> None:
     """Start one declared pool with its real command line and wait until it consumes."""
     spec = TOPOLOGY.pool(pool)
-    supervisor.start(f"worker-{pool}", worker_argv(spec), env)
+    supervisor.start(f"worker-{pool}", worker_argv(spec), {**pool_worker_env(pool), **(env or {})})
     with Connection(get_settings().broker_url) as conn:
         ok = wait_until(
             lambda: (

@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY
 from config.app import app
 from metrics import definitions as d
 from metrics.producer import PUBLISHED_AT_HEADER
+from ops.broker_users import pool_worker_env
 from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
 from routing.arguments import queue_arguments
@@ -39,7 +40,9 @@ PER_TASK = {"id", "root_id", "argsrepr", "kwargsrepr", PUBLISHED_AT_HEADER}
 def test_every_task_is_published_and_runs(broker: Connection, supervisor: Supervisor) -> None:
     results = enqueue_many([echo.si(i) for i in range(TASKS)], app, window=64)
     assert len({r.id for r in results}) == TASKS
-    supervisor.start("worker-default", worker_argv(TOPOLOGY.pool("default")))
+    supervisor.start(
+        "worker-default", worker_argv(TOPOLOGY.pool("default")), pool_worker_env("default")
+    )
     assert app.ResultSet(results).get(timeout=120) == list(range(TASKS))
 
 
@@ -56,7 +59,9 @@ def test_stamped_messages_run_links_chains_and_store_results(
         *(echo.si({"n": i}, 0.0) for i in range(LINKED)),
     ]
     results = enqueue_many(signatures, app)
-    supervisor.start("worker-default", worker_argv(TOPOLOGY.pool("default")))
+    supervisor.start(
+        "worker-default", worker_argv(TOPOLOGY.pool("default")), pool_worker_env("default")
+    )
     linked, ignored, chained, stored = (
         results[:LINKED],
         results[LINKED : 2 * LINKED],

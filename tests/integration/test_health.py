@@ -10,6 +10,7 @@ from pathlib import Path
 from kombu import Connection
 
 from ops.broker import consumer_counts
+from ops.broker_users import pool_worker_env
 from ops.health import HealthFiles
 from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
@@ -39,7 +40,11 @@ def test_probe_files_follow_the_consumer(
     worker = supervisor.start(
         "worker-default",
         worker_argv(pool),
-        env={"SWITCHYARD_HEALTH_DIR": str(files.directory), "SWITCHYARD_HEALTH_INTERVAL_S": "0.5"},
+        env={
+            "SWITCHYARD_HEALTH_DIR": str(files.directory),
+            "SWITCHYARD_HEALTH_INTERVAL_S": "0.5",
+            **pool_worker_env(pool.name),
+        },
     )
     assert wait_until(lambda: files.ready.exists() or not worker.alive, 90), worker.log.read_text()
     assert worker.alive, worker.log.read_text()

@@ -23,6 +23,7 @@ from metrics.exposition import serve_metrics
 from metrics.promql import cookbook
 from metrics.rules import AlertTiming, alert_rules, alert_rules_yaml
 from ops.broker import consumer_counts
+from ops.broker_users import pool_worker_env
 from ops.chaos.proxy import ChaosProxy
 from ops.local_metrics import (
     ALERTS_RULE_FILE,
@@ -96,7 +97,8 @@ def observed(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
     try:
         worker_port, exporter_port, producer_port = free_port(), free_port(), free_port()
         name = f"worker-{pool.name}"
-        worker = supervisor.start(name, worker_argv(pool), metrics_env(name, worker_port, root))
+        worker_env = {**metrics_env(name, worker_port, root), **pool_worker_env(pool.name)}
+        worker = supervisor.start(name, worker_argv(pool), worker_env)
         supervisor.start("exporter", *exporter_command(exporter_port))
         assert serve_metrics("127.0.0.1", producer_port)  # this process sends the tasks
         prometheus.configure(

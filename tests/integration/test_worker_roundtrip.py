@@ -6,6 +6,7 @@ import psycopg
 from kombu import Connection
 from psycopg import sql
 
+from ops.broker_users import pool_worker_env
 from ops.supervisor import Supervisor
 from results.schema import TASK_RESULT
 from routing.declaration import TOPOLOGY
@@ -17,7 +18,9 @@ def test_task_result_is_stored_in_postgresql(
 ) -> None:
     from tasks.demo import add
 
-    supervisor.start("worker-default", worker_argv(TOPOLOGY.pool("default")))
+    supervisor.start(
+        "worker-default", worker_argv(TOPOLOGY.pool("default")), pool_worker_env("default")
+    )
     result = add.delay(20, 22)
     assert result.get(timeout=60) == 42
     row = db.execute(

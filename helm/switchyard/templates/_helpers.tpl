@@ -132,7 +132,8 @@ Call with (dict "root" $ "pool" $pool), $pool an entry of topology.json.
   "brokerApiUrl" "SWITCHYARD_BROKER_API_URL"
   "databaseUrl" "SWITCHYARD_DATABASE_URL"
   "migrationDatabaseUrl" "SWITCHYARD_MIGRATION_DATABASE_URL"
-  "flowerBasicAuth" "FLOWER_BASIC_AUTH" -}}
+  "flowerBasicAuth" "FLOWER_BASIC_AUTH"
+  "poolBrokerUrls" "SWITCHYARD_POOL_BROKER_URLS" -}}
 {{- $secretName := include "switchyard.secretName" .root -}}
 {{- $keys := .root.Values.secret.keys -}}
 {{- $env := list -}}
@@ -242,5 +243,46 @@ true
 {{- range $pool := $topology.pools -}}
 {{- $v := include "switchyard.poolValues" (dict "root" $ "pool" $pool) | fromJson -}}
 {{- if and $v.autoscaling.enabled (eq $v.autoscaling.kind "keda") -}}true{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Each pool's own broker URL the chart writes into its Secret, as JSON (empty with
+existingSecret): from secret.poolBrokerUrls, or made up for the in-cluster RabbitMQ with a
+password derived from devServices.password and the pool's name.
+*/}}
+{{- define "switchyard.poolBrokerUrls" -}}
+{{- $urls := dict -}}
+{{- $dev := .Values.devServices -}}
+{{- if .Values.secret.existingSecret -}}
+{{- else if $dev.rabbitmq.enabled -}}
+{{- $host := include "switchyard.componentName" (dict "root" . "component" "rabbitmq") -}}
+{{- range (include "switchyard.topology" . | fromJson).pools -}}
+{{- $password := printf "%s/%s" $dev.password .name | sha256sum | trunc 32 -}}
+{{- $_ := set $urls .name (printf "amqp://%s:%s@%s:5672/switchyard" .brokerUser $password $host) -}}
+{{- end -}}
+{{- else -}}
+{{- $urls = .Values.secret.poolBrokerUrls -}}
+{{- end -}}
+{{- toJson $urls -}}
+{{- end -}}
+
+{{/* "true" when every pool connects as its own broker user. */}}
+{{- define "switchyard.poolUsers" -}}
+{{- if .Values.secret.existingSecret -}}
+{{- ternary "true" "" .Values.secret.existingSecretHasPoolBrokerUrls -}}
+{{- else -}}
+{{- ternary "true" "" (gt (len (include "switchyard.poolBrokerUrls" . | fromJson)) 0) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The pool's own broker URL, for a worker container of that pool: (dict "root" $ "pool" NAME). */}}
+{{- define "switchyard.poolBrokerEnv" -}}
+{{- if include "switchyard.poolUsers" .root -}}
+- name: SWITCHYARD_POOL_BROKER_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "switchyard.secretName" .root }}
+      key: {{ printf "%s%s" .root.Values.secret.keys.poolBrokerUrlPrefix .pool }}
 {{- end -}}
 {{- end -}}

@@ -48,6 +48,21 @@ with the whole list (as Bitnami's validateValues does).
 {{- $errors = append $errors "devServices write their URLs into the Secret the chart creates: unset secret.existingSecret" -}}
 {{- end -}}
 {{- end -}}
+{{- if $secret.poolBrokerUrls -}}
+{{- if or $secret.existingSecret $dev.rabbitmq.enabled -}}
+{{- $errors = append $errors "secret.poolBrokerUrls is for a broker outside the release and a Secret the chart creates: with existingSecret put them in it (existingSecretHasPoolBrokerUrls), with devServices.rabbitmq they are generated" -}}
+{{- end -}}
+{{- range $name, $_ := $secret.poolBrokerUrls -}}
+{{- if not (has $name $poolNames) -}}
+{{- $errors = append $errors (printf "secret.poolBrokerUrls.%s: routing/declaration.py declares no pool %q (pools: %s)" $name $name (join ", " $poolNames)) -}}
+{{- end -}}
+{{- end -}}
+{{- range $name := $poolNames -}}
+{{- if not (hasKey $secret.poolBrokerUrls $name) -}}
+{{- $errors = append $errors (printf "secret.poolBrokerUrls has no URL for pool %q: list every pool, or none" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if and $inCluster (not $dev.password) -}}
 {{- $errors = append $errors "devServices.password is required when an in-cluster service is enabled" -}}
 {{- end -}}

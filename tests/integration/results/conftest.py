@@ -12,7 +12,7 @@ from config.settings import Settings
 from ops.stack.manager import Stack
 from ops.supervisor import Supervisor
 from results.backend import SwitchyardBackend
-from tests.integration.results.helpers import default_pool_argv
+from tests.integration.results.helpers import start_default_pool
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +28,6 @@ def backend(settings: Settings) -> SwitchyardBackend:
 def default_worker(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervisor]:
     """One worker group of the `default` pool for the tests of a module."""
     supervisor = Supervisor(Path(tmp_path_factory.mktemp("worker-logs")))
-    supervisor.start("worker-default", default_pool_argv())
+    start_default_pool(supervisor)
     yield supervisor
     supervisor.stop(timeout=30)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
+from ops.broker_users import pool_worker_env
+from ops.supervisor import Process, Supervisor
 from routing.declaration import TOPOLOGY
 from routing.worker_command import worker_argv
 
@@ -22,8 +24,10 @@ def wait_for(condition: Callable[[], object], timeout: float = DEADLINE_S) -> No
         time.sleep(0.005)
 
 
-def default_pool_argv(hostname_prefix: str = "default") -> list[str]:
-    """The `default` pool's real command line, under its own node name."""
+def start_default_pool(supervisor: Supervisor, instance: str = "") -> Process:
+    """A worker group of the `default` pool, as its own broker user, under its own node name
+    when `instance` is given (two groups on one host)."""
     argv = worker_argv(TOPOLOGY.pool("default"))
-    argv[argv.index("--hostname") + 1] = f"{hostname_prefix}@%h"
-    return argv
+    if instance:
+        argv[argv.index("--hostname") + 1] = f"default@{instance}.%h"
+    return supervisor.start(f"worker-default{instance}", argv, pool_worker_env("default"))

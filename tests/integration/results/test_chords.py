@@ -16,7 +16,7 @@ from psycopg import sql
 from ops.supervisor import Supervisor
 from results.schema import CHORD, CHORD_PART, TASK_RESULT
 from routing.declaration import TOPOLOGY
-from tests.integration.results.helpers import DEADLINE_S, default_pool_argv
+from tests.integration.results.helpers import DEADLINE_S, start_default_pool
 
 HEADER = 1_000
 CHORDS = 2  # run at once, so their completions interleave too
@@ -28,8 +28,8 @@ Db = psycopg.Connection[tuple[object, ...]]
 def two_worker_groups(broker: Connection, tmp_path: Path) -> Iterator[Supervisor]:
     """Two worker groups of the `default` pool, as two replicas would run."""
     supervisor = Supervisor(tmp_path / "logs")
-    supervisor.start("worker-a", default_pool_argv("default-a"))
-    supervisor.start("worker-b", default_pool_argv("default-b"))
+    start_default_pool(supervisor, "a")
+    start_default_pool(supervisor, "b")
     yield supervisor
     supervisor.stop(timeout=30)
 
@@ -71,8 +71,8 @@ def test_chord_body_runs_exactly_once(
     header_ids = [r.id for h in headers if isinstance(h, GroupResult) for r in h.results or ()]
     workers = db.execute(
         sql.SQL(
-            "SELECT DISTINCT split_part(worker, '@', 1) FROM {} WHERE task_id = ANY(%s)"
+            "SELECT DISTINCT split_part(worker, '.', 1) FROM {} WHERE task_id = ANY(%s)"
         ).format(sql.Identifier(TASK_RESULT.name)),
         (header_ids,),
     ).fetchall()
-    assert sorted(str(w) for (w,) in workers) == ["default-a", "default-b"]
+    assert sorted(str(w) for (w,) in workers) == ["default@a", "default@b"]

@@ -1,0 +1,82 @@
+"""Create each pool's broker user with the permissions `routing.permissions` derives.
+
+Run by `switchyard topology declare` (and so by the chart's hook Job) and by the local stack,
+from the pool broker URLs the settings hold: the user in each URL must be the pool's derived
+user name, and its password is the one set.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping
+
+from config.settings import ENV_PREFIX, get_settings
+from ops.management_api import ManagementAPI, quote
+from routing import names
+from routing.model import Topology
+from routing.permissions import pool_permissions
+
+POOL_BROKER_URL_ENV = f"{ENV_PREFIX}POOL_BROKER_URL"
+
+
+class PoolUserError(ValueError):
+    """A pool broker URL does not fit the declaration; the message says which and why."""
+
+
+def pool_broker_url(shared_url: str, pool: str, password: str) -> str:
+    """`shared_url` with the pool's own user and `password` in place of its credentials."""
+    parts = urllib.parse.urlsplit(shared_url)
+    host = parts.hostname or ""
+    netloc = f"{urllib.parse.quote(names.pool_broker_user(pool), safe='')}:" + (
+        f"{urllib.parse.quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
+    )
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def grant_pool_users(
+    api: ManagementAPI, vhost: str, topology: Topology, pool_urls: Mapping[str, str]
+) -> list[str]:
+    """Create or update every pool user named in `pool_urls`; return a line per user.
+
+    Raises:
+        PoolUserError: an unknown pool, or a URL whose user is not the pool's user name.
+        ManagementAPIError: the broker refused a call.
+    """
+    lines = []
+    pools = {p.name: p for p in topology.pools}
+    for pool_name, url in sorted(pool_urls.items()):
+        pool = pools.get(pool_name)
+        if pool is None:
+            raise PoolUserError(
+                f"pool broker URL for unknown pool {pool_name!r} (pools: {', '.join(pools)})"
+            )
+        parts = urllib.parse.urlsplit(url)
+        user = urllib.parse.unquote(parts.username or "")
+        granted = pool_permissions(topology, pool)
+        if user != granted.user:
+            raise PoolUserError(
+                f"the broker URL of pool {pool_name!r} names user {user!r}; "
+                f"it must be {granted.user!r}"
+            )
+        password = urllib.parse.unquote(parts.password or "")
+        if not password:
+            raise PoolUserError(f"the broker URL of pool {pool_name!r} has no password")
+        api.put(f"users/{quote(user)}", {"password": password, "tags": ""})
+        api.put(
+            f"permissions/{quote(vhost)}/{quote(user)}",
+            {"configure": granted.configure, "write": granted.write, "read": granted.read},
+        )
+        for exchange, write in granted.topic_write.items():
+            api.put(
+                f"topic-permissions/{quote(vhost)}/{quote(user)}",
+                {"exchange": exchange, "write": write, "read": ".*"},
+            )
+        lines.append(f"user      {user}: queues {', '.join(pool.queues)}")
+    return lines
+
+
+def pool_worker_env(pool: str) -> dict[str, str]:
+    """What a launched worker of `pool` needs in its environment to connect as the pool's
+    own user; empty when no pool URLs are configured (it then uses the shared broker URL)."""
+    url = get_settings().pool_broker_urls.get(pool)
+    return {POOL_BROKER_URL_ENV: url} if url else {}
