@@ -13,6 +13,7 @@ from config.app import celery_settings
 from config.settings import ENV_PREFIX, Settings, get_settings, stack_dir
 from ops.bench.model import Configuration
 from ops.broker import connection
+from ops.broker_users import pool_worker_env
 from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
 from routing.declaration import TOPOLOGY
@@ -67,7 +68,12 @@ def running_workers(configuration: Configuration, pool_name: str) -> Iterator[Su
     supervisor.start(
         f"bench-{configuration.name}",
         list(configuration.worker_argv or worker_argv(TOPOLOGY.pool(pool_name))),
-        env=configuration.environment,
+        # Switchyard's own pool connects as the pool's broker user, as it is deployed.
+        env=(
+            configuration.environment
+            if configuration.worker_argv
+            else {**pool_worker_env(pool_name), **configuration.environment}
+        ),
     )
     try:
         with connection() as conn:
