@@ -52,7 +52,7 @@ def grant_pool_users(
             )
         parts = urllib.parse.urlsplit(url)
         user = urllib.parse.unquote(parts.username or "")
-        granted = pool_permissions(topology, pool)
+        granted = pool_permissions(pool)
         if user != granted.user:
             raise PoolUserError(
                 f"the broker URL of pool {pool_name!r} names user {user!r}; "

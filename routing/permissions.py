@@ -24,7 +24,7 @@ from kombu.transport.native_delayed_delivery import (
 )
 
 from routing import names
-from routing.model import PoolSpec, Topology
+from routing.model import PoolSpec
 
 # Celery's remote-control plumbing: the broadcast exchange every worker's control queue is
 # bound to, and the exchange its replies go to.
@@ -46,7 +46,7 @@ class PoolPermissions:
     topic_write: dict[str, str]
 
 
-def pool_permissions(topology: Topology, pool: PoolSpec) -> PoolPermissions:
+def pool_permissions(pool: PoolSpec) -> PoolPermissions:
     """The least a worker of `pool` needs: consume its queues, declare what it declares,
     publish retries, countdowns and dead letters of its own tasks, answer control commands."""
     own = [re.escape(q) for q in pool.queues]

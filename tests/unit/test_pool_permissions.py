@@ -31,11 +31,11 @@ def allowed(pattern: str, name: str) -> bool:
 
 
 def test_user_name_is_derived_from_the_pool() -> None:
-    assert pool_permissions(TOPOLOGY, TOPOLOGY.pool("pa")).user == names.pool_broker_user("pa")
+    assert pool_permissions(TOPOLOGY.pool("pa")).user == names.pool_broker_user("pa")
 
 
 def test_task_publishes_only_under_own_routing_keys() -> None:
-    topic = pool_permissions(TOPOLOGY, TOPOLOGY.pool("pa")).topic_write
+    topic = pool_permissions(TOPOLOGY.pool("pa")).topic_write
     assert allowed(topic[names.TASK_EXCHANGE], "a")
     assert not allowed(topic[names.TASK_EXCHANGE], "b")
     assert not allowed(topic[names.TASK_EXCHANGE], "a2")  # a prefix is not the queue
@@ -45,14 +45,14 @@ def test_task_publishes_only_under_own_routing_keys() -> None:
 
 
 def test_sends_to_adds_routing_keys_but_not_consumption() -> None:
-    granted = pool_permissions(TOPOLOGY, TOPOLOGY.pool("pb"))
+    granted = pool_permissions(TOPOLOGY.pool("pb"))
     assert allowed(granted.topic_write[names.TASK_EXCHANGE], "a")
     assert not allowed(granted.read, "a")
     assert not allowed(granted.configure, "a")
 
 
 def test_control_queue_is_the_pools_own_node_only() -> None:
-    granted = pool_permissions(TOPOLOGY, TOPOLOGY.pool("pa"))
+    granted = pool_permissions(TOPOLOGY.pool("pa"))
     assert allowed(granted.read, "pa@worker-7d9f.celery.pidbox")
     assert allowed(granted.configure, "pa@0.host.example.celery.pidbox")
     assert not allowed(granted.read, "pb@worker-7d9f.celery.pidbox")
@@ -60,7 +60,7 @@ def test_control_queue_is_the_pools_own_node_only() -> None:
 
 
 def test_no_dead_letter_queue_no_delay_level_but_the_entry() -> None:
-    granted = pool_permissions(TOPOLOGY, TOPOLOGY.pool("pa"))
+    granted = pool_permissions(TOPOLOGY.pool("pa"))
     assert not allowed(granted.read, names.dlq_name("a"))
     assert allowed(granted.write, names.DEAD_LETTER_EXCHANGE)  # dead letters are republished
     assert allowed(granted.write, DELAY_ENTRY_EXCHANGE)
