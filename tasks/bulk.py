@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable
+from itertools import takewhile
 from typing import Any
 
 from celery import Celery, Signature, signals
@@ -66,7 +67,12 @@ class _Confirms:
         self.next_tag += 1
 
     def settle(self, delivery_tag: int, multiple: bool, refused: bool) -> None:
-        tags = [t for t in self.pending if t <= delivery_tag] if multiple else [delivery_tag]
+        # Tags are pending in publish order: a multiple ack settles a prefix, not a scan.
+        tags = (
+            list(takewhile(lambda t: t <= delivery_tag, self.pending))
+            if multiple
+            else [delivery_tag]
+        )
         for tag in tags:
             task_id = self.pending.pop(tag, None)
             if refused and task_id is not None:
