@@ -11,6 +11,7 @@ from celery import Celery
 
 from config.celery_defaults import FIXED
 from config.settings import Settings, get_settings
+from execution.inline_pool import WatchConnection
 from metrics.install import instrument
 from ops.health import install_health_files
 from results import BACKEND_SCHEME
@@ -80,6 +81,7 @@ def create_app() -> Celery:
         task_cls="deadletter.request:DeadLetteringTask",
     )
     celery.add_defaults(lambda: celery_settings(get_settings()))
+    celery.steps["consumer"].add(WatchConnection)
     install_health_files(celery)
     instrument(celery)
     return celery

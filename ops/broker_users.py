@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from config.settings import ENV_PREFIX, get_settings
 from ops.management_api import ManagementAPI, quote
 from routing import names
+from routing.declaration import TOPOLOGY
 from routing.model import Topology
 from routing.permissions import pool_permissions
+from routing.worker_command import worker_env
 
 POOL_BROKER_URL_ENV = f"{ENV_PREFIX}POOL_BROKER_URL"
 
@@ -76,7 +78,8 @@ def grant_pool_users(
 
 
 def pool_worker_env(pool: str) -> dict[str, str]:
-    """What a launched worker of `pool` needs in its environment to connect as the pool's
-    own user; empty when no pool URLs are configured (it then uses the shared broker URL)."""
+    """What a launched worker of `pool` needs in its environment: the pool's own broker
+    user (none when no pool URLs are configured: it then uses the shared broker URL) and
+    what its command line needs (`routing.worker_command.worker_env`)."""
     url = get_settings().pool_broker_urls.get(pool)
-    return {POOL_BROKER_URL_ENV: url} if url else {}
+    return {**worker_env(TOPOLOGY.pool(pool)), **({POOL_BROKER_URL_ENV: url} if url else {})}

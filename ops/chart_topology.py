@@ -15,7 +15,7 @@ from typing import Any
 from config.settings import project_root
 from routing.model import PoolSpec, Topology
 from routing.names import dlq_name, pool_broker_user
-from routing.worker_command import beat_argv, worker_argv
+from routing.worker_command import beat_argv, worker_argv, worker_env
 
 TOPOLOGY_FILE = Path("files") / "topology.json"
 # Beat keeps its schedule state under /tmp, the only writable path of its container.
@@ -40,6 +40,10 @@ def _pool(pool: PoolSpec) -> dict[str, Any]:
         "minReplicas": pool.min_replicas,
         "maxReplicas": pool.max_replicas,
         "command": worker_argv(pool),
+        "env": [{"name": k, "value": v} for k, v in sorted(worker_env(pool).items())],
+        # Solo and inline run tasks in the consumer's own thread: a task may hold it (and
+        # the health files it refreshes) for up to the hard time limit.
+        "tasksHoldConsumer": pool.kind in ("solo", "inline"),
         "brokerUser": pool_broker_user(pool.name),
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import ENV_PREFIX, Settings
@@ -17,13 +18,33 @@ from metrics.exposition import MULTIPROC_ENV
 from ops.stack import layout as L
 from ops.stack.accounts import StackError
 from ops.stack.prometheus import PrometheusServer, ScrapeTarget
-from routing.model import Topology
+from routing.model import PoolSpec, Topology
 from routing.worker_command import CELERY_APP
 
 WORKER_JOB = "celery"  # the job names danihodovic/celery-exporter's mixin selects
 EXPORTER_JOB = "celery-exporter"
 RABBITMQ_JOB = "rabbitmq"
 ALERTS_RULE_FILE = "alerts.yaml"
+
+
+@dataclass(frozen=True)
+class LocalWorker:
+    """One worker process of a local run; `index` numbers its metrics port."""
+
+    pool: PoolSpec
+    instance: int
+    index: int
+
+    @property
+    def process(self) -> str:
+        suffix = f"-{self.instance}" if self.instance else ""
+        return f"worker-{self.pool.name}{suffix}"
+
+
+def local_workers(topology: Topology) -> list[LocalWorker]:
+    """Each pool's `replicas` worker processes, as its Deployment runs them by default."""
+    pairs = [(pool, n) for pool in topology.pools for n in range(pool.replicas)]
+    return [LocalWorker(pool, n, index) for index, (pool, n) in enumerate(pairs)]
 
 
 def setting_env(field: str) -> str:
@@ -53,8 +74,10 @@ def scrape_targets(
 ) -> list[ScrapeTarget]:
     """Every endpoint of a local run, as the Prometheus config lists them."""
     targets = [
-        ScrapeTarget(WORKER_JOB, f"{L.HOST}:{ports.pool_metrics(i)}", {"process": pool.name})
-        for i, pool in enumerate(topology.pools)
+        ScrapeTarget(
+            WORKER_JOB, f"{L.HOST}:{ports.pool_metrics(w.index)}", {"process": w.pool.name}
+        )
+        for w in local_workers(topology)
     ]
     if beat:
         beat_target = ScrapeTarget(

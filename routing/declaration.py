@@ -39,12 +39,17 @@ TOPOLOGY = Topology(
         PoolSpec(
             "default",
             queues=("default",),
-            concurrency=2,
-            prefetch_multiplier=4,
-            # Replacing a child costs a fork and a fresh child's start-up; at every 1,000
-            # no-op tasks that was a fifth of the pool's CPU per task.
-            max_tasks_per_child=10_000,
-            description="throughput pool for short tasks",
+            # Short tasks run inline: prefork's pickling to a child and back was most of
+            # this pool's CPU per task (`switchyard bench`). Scale by replicas.
+            kind="inline",
+            concurrency=1,
+            replicas=2,
+            max_replicas=8,
+            # An inline worker waits for the broker between acks and deliveries; 16 in
+            # flight keep it busy where 4 left it idle a third of the time.
+            prefetch_multiplier=16,
+            max_tasks_per_child=None,
+            description="throughput pool for short tasks, run inline",
             log_level="WARNING",
         ),
         PoolSpec(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 QueueType = Literal["classic", "quorum"]
-PoolKind = Literal["prefork", "threads", "solo"]
+PoolKind = Literal["prefork", "threads", "solo", "inline"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 MAX_PRIORITY_LIMIT = 255  # AMQP allows 1-255; RabbitMQ advises 10 or fewer
@@ -74,10 +74,15 @@ class Route:
 
 @dataclass(frozen=True)
 class PoolSpec:
-    """A worker pool: one Deployment on Kubernetes, one worker group locally.
+    """A worker pool: one Deployment on Kubernetes, `replicas` worker groups locally.
 
     Parameters:
         queues: what it consumes. prefetch_multiplier: 1 wherever priority matters.
+        kind: Celery's `prefork`, `threads` or `solo` pool, or `inline`
+            (`execution.inline_pool`): tasks run in the worker process itself, under a
+            guard that keeps heartbeats and time limits. Inline is the fastest for short
+            tasks, but runs one task per process and a task that crashes takes the
+            process with it; it scales by replicas.
         soft_time_limit_s / time_limit_s: per task; the hard limit must stay below the
             broker's consumer_timeout or the broker closes the channel mid-task.
         replicas: the default Deployment size; min/max_replicas bound autoscaling.
@@ -112,6 +117,11 @@ class PoolSpec:
             raise TopologyError(f"{where}: consumes no queue")
         if self.concurrency < 1 or self.prefetch_multiplier < 1:
             raise TopologyError(f"{where}: concurrency and prefetch_multiplier must be >= 1")
+        if self.kind in ("inline", "solo") and self.concurrency != 1:
+            raise TopologyError(
+                f"{where}: a {self.kind} pool runs one task per process; "
+                "set concurrency=1 and scale it with replicas"
+            )
         if not 0 < self.soft_time_limit_s < self.time_limit_s:
             raise TopologyError(f"{where}: need 0 < soft_time_limit_s < time_limit_s")
         if not 0 <= self.min_replicas <= self.replicas <= self.max_replicas:

@@ -22,9 +22,12 @@ def dlq_name(queue: str) -> str:
     return queue + DLQ_SUFFIX
 
 
-def worker_nodename(pool: str) -> str:
-    """The Celery node name of a pool's worker; `%h` expands to the host (pod) name."""
-    return f"{pool}@%h"
+def worker_nodename(pool: str, instance: int = 0) -> str:
+    """The Celery node name of a pool's worker; `%h` expands to the host (pod) name.
+
+    A pod runs one worker; locally a pool's replicas share the host, so the second one
+    on is told apart by its instance number."""
+    return f"{pool}@%h" if instance == 0 else f"{pool}@{instance}.%h"
 
 
 def pool_broker_user(pool: str) -> str:

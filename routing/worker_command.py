@@ -6,9 +6,17 @@ from routing.model import PoolSpec
 from routing.names import worker_nodename
 
 CELERY_APP = "config.app:app"
+# Celery selects an out-of-tree pool class by `--pool custom` and this variable.
+CUSTOM_POOL_ENV = "CELERY_CUSTOM_WORKER_POOL"
+INLINE_POOL_CLASS = "execution.inline_pool:InlinePool"
 
 
-def worker_argv(pool: PoolSpec) -> list[str]:
+def worker_env(pool: PoolSpec) -> dict[str, str]:
+    """Environment the worker command line needs besides the deployment's settings."""
+    return {CUSTOM_POOL_ENV: INLINE_POOL_CLASS} if pool.kind == "inline" else {}
+
+
+def worker_argv(pool: PoolSpec, instance: int = 0) -> list[str]:
     """`celery worker` arguments for one pool; the only place they are spelled out.
 
     Gossip and mingle are off: every worker would otherwise talk to every other one
@@ -20,11 +28,11 @@ def worker_argv(pool: PoolSpec) -> list[str]:
         CELERY_APP,
         "worker",
         "--hostname",
-        worker_nodename(pool.name),
+        worker_nodename(pool.name, instance),
         "--queues",
         ",".join(pool.queues),
         "--pool",
-        pool.kind,
+        "custom" if pool.kind == "inline" else pool.kind,
         "--concurrency",
         str(pool.concurrency),
         "--prefetch-multiplier",

@@ -65,22 +65,31 @@ def running_workers(configuration: Configuration, pool_name: str) -> Iterator[Su
             f"`switchyard run` and purge them: celery -A config.app:app purge -Q {','.join(busy)}"
         )
     supervisor = Supervisor(stack_dir() / "logs" / "bench")
-    supervisor.start(
-        f"bench-{configuration.name}",
-        list(configuration.worker_argv or worker_argv(TOPOLOGY.pool(pool_name))),
-        # Switchyard's own pool connects as the pool's broker user, as it is deployed.
-        env=(
-            configuration.environment
-            if configuration.worker_argv
-            else {**pool_worker_env(pool_name), **configuration.environment}
-        ),
-    )
+    if configuration.worker_argv:
+        supervisor.start(
+            f"bench-{configuration.name}",
+            list(configuration.worker_argv),
+            env=configuration.environment,
+        )
+    else:
+        # Switchyard's own pool as it is deployed: its default replica count, each
+        # process connected as the pool's broker user.
+        pool = TOPOLOGY.pool(pool_name)
+        for instance in range(pool.replicas):
+            supervisor.start(
+                f"bench-{configuration.name}-{instance}",
+                worker_argv(pool, instance),
+                env={**pool_worker_env(pool_name), **configuration.environment},
+            )
     try:
         with connection() as conn:
             ready = wait_until(
                 lambda: (
                     bool(supervisor.dead())
-                    or all(consumers for _, consumers in _queue_use(conn, queues).values())
+                    or all(
+                        consumers >= len(supervisor.processes)
+                        for _, consumers in _queue_use(conn, queues).values()
+                    )
                 ),
                 READY_TIMEOUT_S,
                 interval=0.2,

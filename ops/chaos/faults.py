@@ -24,15 +24,23 @@ class FaultContext:
     supervisor: Supervisor
     proxy: ChaosProxy | None
     restart_group: Callable[[Process], Process]
+    tasks_in_group: bool = False  # an inline pool: the group's own process runs the tasks
     notes: list[str] = field(default_factory=list)
 
     def groups(self) -> list[Process]:
         return [p for p in self.supervisor.processes if p.alive and p.name.startswith("worker")]
 
 
-def sigkill_children(ctx: FaultContext) -> None:
-    """SIGKILL every pool process of every group, mid-task, as the OOM killer would."""
+def sigkill_mid_task(ctx: FaultContext) -> None:
+    """SIGKILL every process running tasks, mid-task, as the OOM killer would: the pool
+    children of a prefork group; an inline group itself, which is then started again as
+    Kubernetes restarts a container."""
     for group in ctx.groups():
+        if ctx.tasks_in_group:
+            group.popen.kill()
+            group.popen.wait(timeout=30)
+            ctx.restart_group(group)
+            continue
         for child in children(group.popen.pid):
             os.kill(child, signal.SIGKILL)
 
@@ -86,7 +94,7 @@ class Scenario:
 
 
 SCENARIOS = (
-    Scenario("sigkill-children", sigkill_children),
+    Scenario("sigkill-mid-task", sigkill_mid_task),
     Scenario("sigterm-group", sigterm_group),
     Scenario("broker-restart", broker_restart, needs_local_stack=True),
     Scenario("database-restart", database_restart, needs_local_stack=True),

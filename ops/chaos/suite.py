@@ -75,8 +75,8 @@ class ChaosSuite:
             else None
         )
         supervisor = Supervisor(self.log_dir / f"{scenario.name}-{run_id}")
-        urls = {"SWITCHYARD_BROKER_URL": self.settings.broker_url, **pool_worker_env(POOL)}
-        env = {name: _via(url, proxy) for name, url in urls.items()}
+        env = {**pool_worker_env(POOL), "SWITCHYARD_BROKER_URL": self.settings.broker_url}
+        env = {k: _via(v, proxy) if k.endswith("_URL") else v for k, v in env.items()}
 
         def start_group(index: int) -> Process:
             return supervisor.start(f"worker-{index}", _argv(index), env)
@@ -86,7 +86,13 @@ class ChaosSuite:
 
         for index in range(self.groups):
             start_group(index)
-        ctx = FaultContext(self.stack, supervisor, proxy, restart_group)
+        ctx = FaultContext(
+            self.stack,
+            supervisor,
+            proxy,
+            restart_group,
+            tasks_in_group=TOPOLOGY.pool(POOL).kind == "inline",
+        )
         confirmed: set[int] = set()
         publisher = threading.Thread(
             target=_publish,
@@ -136,9 +142,7 @@ class ChaosSuite:
 
 
 def _argv(index: int) -> list[str]:
-    argv = worker_argv(TOPOLOGY.pool(POOL))
-    argv[argv.index("--hostname") + 1] = f"{POOL}@{index}.%h"  # still the pool's node name
-    return argv
+    return worker_argv(TOPOLOGY.pool(POOL), index + 1)  # `default@<n>.%h`, still the pool's
 
 
 def _publish(

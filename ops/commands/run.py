@@ -17,6 +17,7 @@ from ops.fake_services import FakeServices
 from ops.local_metrics import (
     exporter_command,
     flower_command,
+    local_workers,
     metrics_env,
     scrape_targets,
     start_prometheus,
@@ -66,13 +67,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.demo:
         env.update(prepare_services(services.start()))
     events = ["--task-events"] if args.flower else []
-    for index, pool in enumerate(TOPOLOGY.pools):
-        name = f"worker-{pool.name}"
-        port = layout.ports.pool_metrics(index)
+    for worker in local_workers(TOPOLOGY):
+        port = layout.ports.pool_metrics(worker.index)
         supervisor.start(
-            name,
-            worker_argv(pool) + events,
-            {**env, **metrics_env(name, port, layout.root), **pool_worker_env(pool.name)},
+            worker.process,
+            worker_argv(worker.pool, worker.instance) + events,
+            {
+                **env,
+                **metrics_env(worker.process, port, layout.root),
+                **pool_worker_env(worker.pool.name),
+            },
         )
     if not args.no_beat:
         beat_env = metrics_env("beat", layout.ports.beat_metrics, layout.root)
@@ -119,10 +123,8 @@ def _start_prometheus(layout: StackLayout, *, beat: bool, flower: bool) -> None:
 
 
 def _print_table(supervisor: Supervisor) -> None:
+    queues_of = {w.process: ",".join(w.pool.queues) for w in local_workers(TOPOLOGY)}
     print(f"{'PROCESS':<22}{'PID':<9}{'QUEUES':<28}LOG")
     for process in supervisor.processes:
-        pool_name = process.name.removeprefix("worker-")
-        queues = (
-            ",".join(TOPOLOGY.pool(pool_name).queues) if process.name.startswith("worker-") else "-"
-        )
+        queues = queues_of.get(process.name, "-")
         print(f"{process.name:<22}{process.popen.pid:<9}{queues:<28}{process.log}")

@@ -1,0 +1,105 @@
+"""A Celery pool that runs each task in the worker process itself, under a guard.
+
+Celery's prefork pool pickles every request to a child process and the outcome back; on a
+short task that traffic is most of the worker's CPU, and the one process that does it for
+every child caps a pool at what that process can push. Celery's solo pool runs the task
+inline, with none of that, but sends no heartbeats and enforces no time limits while a task
+runs. This pool is the solo pool plus `execution.guard.TaskGuard`, which keeps both.
+
+One process runs one task at a time: a pool of this kind scales by processes (replicas),
+and a task that crashes the process (SIGKILL, out of memory) takes the process with it;
+its message goes back to the queue, whose delivery limit bounds the redeliveries.
+
+A pool of kind `inline` selects it with `--pool custom` and `CELERY_CUSTOM_WORKER_POOL`
+(`routing.worker_command` writes both); the consumer step `WatchConnection` hands the
+guard each new broker connection.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import bootsteps, signals
+from celery.concurrency.base import BasePool, apply_target
+
+from execution.guard import TaskGuard, connection_parts
+
+
+class InlinePool(BasePool):
+    """Celery's solo pool, with heartbeats, dead-connection detection and time limits."""
+
+    body_can_be_buffer = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limit = 1
+        self.guard = TaskGuard()
+        # As the solo pool: the worker passes (app, hostname) as every pool's initargs.
+        initargs = self.options.get("initargs") or (None, None)
+        signals.worker_process_init.send(sender=initargs[1])
+
+    def on_start(self) -> None:
+        self.guard.start()
+
+    def on_stop(self) -> None:
+        self.guard.stop()
+
+    def on_terminate(self) -> None:
+        self.guard.stop()
+
+    def watch_connection(self, connection: Any) -> None:
+        """The consumer's (kombu) connection, or None when it is gone."""
+        self.guard.watch(*connection_parts(connection))
+
+    def on_apply(
+        self,
+        target: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        callback: Any = None,
+        accept_callback: Any = None,
+        **options: Any,
+    ) -> None:
+        """`apply_target`, with only the task itself under the guard: the callbacks that
+        follow write the ack on the connection, which the guard must have let go of."""
+        args = args or ()
+        name = f"{args[0]}[{args[1]}]" if len(args) > 1 else repr(target)
+        soft = options.pop("soft_timeout", None) or self.options.get("soft_timeout")
+        hard = options.pop("timeout", None) or self.options.get("timeout")
+
+        def guarded(*a: Any, **kw: Any) -> Any:
+            with self.guard.running(name, soft, hard):
+                return target(*a, **kw)
+
+        apply_target(guarded, args, kwargs, callback, accept_callback, **options)
+
+    def _get_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = super()._get_info()  # type: ignore[misc]
+        info.update(
+            {
+                "max-concurrency": 1,
+                "processes": [os.getpid()],
+                "put-guarded-by-semaphore": True,
+                "timeouts": (self.options.get("soft_timeout"), self.options.get("timeout")),
+            }
+        )
+        return info
+
+
+class WatchConnection(bootsteps.StartStopStep):
+    """Tells an inline pool which broker connection its guard keeps alive."""
+
+    requires = ("celery.worker.consumer.connection:Connection",)
+
+    def start(self, c: Any) -> None:
+        watch = getattr(c.pool, "watch_connection", None)
+        if watch is not None:
+            watch(c.connection)
+
+    def stop(self, c: Any) -> None:
+        watch = getattr(c.pool, "watch_connection", None)
+        if watch is not None:
+            watch(None)
+
+    shutdown = stop
