@@ -18,12 +18,18 @@ guard each new broker connection.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
+from billiard.einfo import ExceptionInfo
+from billiard.exceptions import WorkerLostError
 from celery import bootsteps, signals
 from celery.concurrency.base import BasePool, apply_target
+from celery.exceptions import WorkerShutdown, WorkerTerminate
 
+from deadletter import headers
 from execution.guard import TaskGuard, connection_parts
+from execution.isolated import run_in_child
 
 
 class InlinePool(BasePool):
@@ -67,12 +73,60 @@ class InlinePool(BasePool):
         name = f"{args[0]}[{args[1]}]" if len(args) > 1 else repr(target)
         soft = options.pop("soft_timeout", None) or self.options.get("soft_timeout")
         hard = options.pop("timeout", None) or self.options.get("timeout")
+        if _is_suspect(args):
+            self._apply_isolated(
+                target,
+                args,
+                kwargs or {},
+                callback=callback,
+                error_callback=options.get("error_callback"),
+                accept_callback=accept_callback,
+                name=name,
+                soft=soft,
+                hard=hard,
+            )
+            return
 
         def guarded(*a: Any, **kw: Any) -> Any:
             with self.guard.running(name, soft, hard):
                 return target(*a, **kw)
 
         apply_target(guarded, args, kwargs, callback, accept_callback, **options)
+
+    def _apply_isolated(
+        self,
+        target: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        callback: Any,
+        error_callback: Any,
+        accept_callback: Any,
+        name: str,
+        soft: float | None,
+        hard: float | None,
+    ) -> None:
+        """A suspect message's task in a forked child; its loss reported as prefork's is,
+        to the request's error callback."""
+        if accept_callback:
+            accept_callback(os.getpid(), time.monotonic())
+        try:
+            # The parent only waits: its guard keeps the heartbeats, the child's the limits.
+            with self.guard.running(name, None, None):
+                outcome = run_in_child(
+                    target, args, kwargs, name=name, soft_limit_s=soft, hard_limit_s=hard
+                )
+        except (WorkerShutdown, WorkerTerminate):
+            raise
+        except BaseException as exc:
+            try:
+                if isinstance(exc, WorkerLostError):
+                    raise
+                raise WorkerLostError(repr(exc)) from exc
+            except WorkerLostError:
+                error_callback(ExceptionInfo())
+            return
+        callback(outcome)
 
     def _get_info(self) -> dict[str, Any]:
         info: dict[str, Any] = super()._get_info()  # type: ignore[misc]
@@ -85,6 +139,13 @@ class InlinePool(BasePool):
             }
         )
         return info
+
+
+def _is_suspect(args: tuple[Any, ...]) -> bool:
+    """Delivered again, or requeued after a lost worker: maybe what killed the last one."""
+    request = args[2] if len(args) > 2 and isinstance(args[2], dict) else {}
+    delivery = request.get("delivery_info") or {}
+    return bool(delivery.get("redelivered") or request.get(headers.WORKER_LOSSES))
 
 
 class WatchConnection(bootsteps.StartStopStep):

@@ -10,6 +10,7 @@ import pika
 from kombu import Connection
 
 from deadletter import headers
+from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
 from routing.names import TASK_EXCHANGE, dlq_name
 from tasks.demo import add
@@ -85,12 +86,20 @@ def test_bad_messages_are_dead_lettered_with_reasons(
 def test_a_task_that_kills_its_worker_ends_in_the_dead_letter_queue(
     broker: Connection, supervisor: Supervisor, amqp: Any
 ) -> None:
+    """The inline pool: the first run takes the worker process down (started again here, as
+    Kubernetes restarts a container); delivered again, the task runs in forked children,
+    and the third lost child dead-letters it. Good work goes on meanwhile."""
     start_pool(supervisor, "default")
+    first = supervisor.processes[-1]
     poison = kill_own_worker_process.delay()
+    assert wait_until(lambda: not first.alive, 60), "the poison task did not kill its worker"
+    supervisor.processes.remove(first)
+    start_pool(supervisor, "default")
     good = [add.delay(i, i) for i in range(10)]
     assert [r.get(timeout=90) for r in good] == [i + i for i in range(10)]
     dead = _drain(amqp, dlq_name(QUEUE), expected=1, timeout=90)
     assert len(dead) == 1
     assert dead[0]["id"] == poison.id
     assert "worker lost 3 times" in dead[0][headers.REASON]
+    assert "signal 9 (SIGKILL)" in dead[0][headers.REASON]
     assert supervisor.processes[-1].alive
