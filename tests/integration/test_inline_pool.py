@@ -11,12 +11,15 @@ from celery import states
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from kombu import Connection
 
+from config.celery_defaults import HEARTBEAT_S as HEARTBEAT_S_WORKER
 from config.settings import Settings
 from execution.guard import TaskGuard, connection_parts
+from ops.management_api import ManagementAPI
 from ops.supervisor import Supervisor
 from tasks.faults import outstay_soft_limit
 from tasks.probes import echo
 from tests.integration.conftest import start_pool
+from tests.integration.metrics_support import poll
 
 HEARTBEAT_S = 2
 SILENT_S = 4 * HEARTBEAT_S  # the broker drops a peer silent for two heartbeats
@@ -80,3 +83,30 @@ def test_time_limits_stop_inline_tasks_and_the_worker_goes_on(
     assert hard.state == states.FAILURE
     assert echo.delay("after").get(timeout=20) == "after"
     assert all(p.alive for p in supervisor.processes), "an inline worker exited"
+
+
+def _consuming_connections(settings: Settings) -> set[str]:
+    """Names (peer address and port) of the connections consuming the `default` queue."""
+    api = ManagementAPI(settings.broker_api_url)
+    return {
+        c["channel_details"]["connection_name"]
+        for c in api.get("consumers")
+        if c.get("queue", {}).get("name") == "default"
+    }
+
+
+def test_an_inline_worker_keeps_its_connection_through_a_task_longer_than_two_heartbeats(
+    broker: Connection, supervisor: Supervisor, settings: Settings
+) -> None:
+    """The consumer's connection, which the guard keeps; the worker's other connections (a
+    producer's, idle) are dropped by the broker while a long task runs under any pool and
+    open again on their next use."""
+    start_pool(supervisor, "default")
+    # The management API lists a new consumer within its statistics interval.
+    before = poll(lambda: _consuming_connections(settings), bool, timeout=30)
+    assert len(before) == 1
+    # The broker checks once a heartbeat and drops a connection silent for two checks.
+    long = 3.5 * HEARTBEAT_S_WORKER
+    assert echo.apply_async(("long",), {"pause_s": long}).get(timeout=long + 30) == "long"
+    assert echo.delay("next").get(timeout=20) == "next"
+    assert _consuming_connections(settings) == before, "the broker dropped the consumer"
