@@ -28,7 +28,7 @@ from celery.concurrency.base import BasePool, apply_target
 from celery.exceptions import WorkerShutdown, WorkerTerminate
 
 from deadletter import headers
-from execution.guard import TaskGuard, connection_parts
+from execution.guard import WEDGED_GRACE_S, TaskGuard, connection_parts
 from execution.isolated import run_in_child
 
 
@@ -111,8 +111,10 @@ class InlinePool(BasePool):
         if accept_callback:
             accept_callback(os.getpid(), time.monotonic())
         try:
-            # The parent only waits: its guard keeps the heartbeats, the child's the limits.
-            with self.guard.running(name, None, None):
+            # The parent waits: its guard keeps the heartbeats, the child's the limits. A
+            # child whose guard cannot act (C code holding the GIL) is ended here, later.
+            backstop = hard + 2 * WEDGED_GRACE_S if hard else None
+            with self.guard.running(name, None, backstop):
                 outcome = run_in_child(
                     target, args, kwargs, name=name, soft_limit_s=soft, hard_limit_s=hard
                 )
