@@ -15,13 +15,22 @@ from typing import Any
 from celery import Signature, Task
 from celery.exceptions import Reject
 from celery.worker.request import Request
-from kombu.transport.native_delayed_delivery import CELERY_DELAYED_DELIVERY_EXCHANGE
+from kombu.transport.native_delayed_delivery import (
+    CELERY_DELAYED_DELIVERY_EXCHANGE,
+    MAX_LEVEL,
+    level_name,
+)
 
 from deadletter import headers
 from deadletter.publish import dead_letter, requeue_counted
 from routing.names import TASK_EXCHANGE, queue_of_routing_key
 
 MAX_WORKER_LOSSES = 3
+# Where a delayed message can say it came from: the exchange its last delay queue
+# dead-lettered it to, a level's or the delivery exchange.
+DELAY_EXCHANGES = frozenset(
+    {CELERY_DELAYED_DELIVERY_EXCHANGE, *(level_name(n) for n in range(MAX_LEVEL + 1))}
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +97,15 @@ class DeadLetteringTask(Task[Any, Any]):
         """A retry goes back through the task exchange under its queue's own routing key.
 
         Celery copies the delivery's exchange and routing key into a retry without a
-        countdown; for a task that came through delayed delivery that is the delay
-        exchange and a key still carrying the old delay bits. It happens to route, but a
-        pool's broker user may not publish there (`routing.permissions`)."""
+        countdown; for a task that came through delayed delivery that is a delay exchange
+        (the one its last delay queue dead-lettered it to) and a key still carrying the old
+        delay bits. It may happen to route, but a pool's broker user may not publish there
+        (`routing.permissions`)."""
         signature: Signature[Any] = super().signature_from_request(
             request, args, kwargs, queue, **extra_options
         )
         options = signature.options
-        if options.get("exchange") == CELERY_DELAYED_DELIVERY_EXCHANGE:
+        if options.get("exchange") in DELAY_EXCHANGES:
             options["exchange"] = TASK_EXCHANGE
             options["routing_key"] = queue_of_routing_key(str(options.get("routing_key", "")))
         return signature

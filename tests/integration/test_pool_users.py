@@ -101,13 +101,15 @@ def test_pool_user_cannot_read_dead_letters_or_manage_users(settings: Settings) 
     assert refused(settings, pool.name, "exchange_declare", "intruder", "fanout") == ACCESS_REFUSED
 
 
+@pytest.mark.parametrize("countdown", [1, 2], ids=["via-delivery-exchange", "via-level-0"])
 def test_a_delayed_task_retried_at_once_stays_within_its_users_rights(
-    supervisor: Supervisor,
+    supervisor: Supervisor, countdown: int
 ) -> None:
     """Arrived through the delay exchanges, then retried without a countdown: Celery would
-    republish to the delay delivery exchange, which a pool user may not write to."""
+    republish to the exchange it came from (the delay delivery exchange after 1 s, the
+    level-0 delay exchange after 2 s), which a pool user may not write to."""
     from tasks.probes import retry_at_once
 
     start_pool(supervisor, TOPOLOGY.pool_of_queue(TOPOLOGY.default_queue).name)
-    result = retry_at_once.apply_async(args=(2,), countdown=1)
+    result = retry_at_once.apply_async(args=(2,), countdown=countdown)
     assert result.get(timeout=60) == 2
