@@ -41,9 +41,7 @@ def _pool(pool: PoolSpec) -> dict[str, Any]:
         "maxReplicas": pool.max_replicas,
         "command": worker_argv(pool),
         "env": [{"name": k, "value": v} for k, v in sorted(worker_env(pool).items())],
-        # Solo and inline run tasks in the consumer's own thread: a task may hold it (and
-        # the health files it refreshes) for up to the hard time limit.
-        "tasksHoldConsumer": pool.kind in ("solo", "inline"),
+        "tasksHoldConsumer": pool.tasks_hold_consumer,
         "brokerUser": pool_broker_user(pool.name),
     }
 

@@ -117,7 +117,7 @@ class PoolSpec:
             raise TopologyError(f"{where}: consumes no queue")
         if self.concurrency < 1 or self.prefetch_multiplier < 1:
             raise TopologyError(f"{where}: concurrency and prefetch_multiplier must be >= 1")
-        if self.kind in ("inline", "solo") and self.concurrency != 1:
+        if self.tasks_hold_consumer and self.concurrency != 1:
             raise TopologyError(
                 f"{where}: a {self.kind} pool runs one task per process; "
                 "set concurrency=1 and scale it with replicas"
@@ -126,6 +126,12 @@ class PoolSpec:
             raise TopologyError(f"{where}: need 0 < soft_time_limit_s < time_limit_s")
         if not 0 <= self.min_replicas <= self.replicas <= self.max_replicas:
             raise TopologyError(f"{where}: need min_replicas <= replicas <= max_replicas")
+
+    @property
+    def tasks_hold_consumer(self) -> bool:
+        """Solo and inline run a task in the consumer's own thread, one at a time: a task
+        holds it (and the health files it refreshes) for up to the hard time limit."""
+        return self.kind in ("solo", "inline")
 
 
 @dataclass(frozen=True)

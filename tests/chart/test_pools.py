@@ -197,7 +197,7 @@ def test_each_worker_gets_the_environment_its_command_needs(
         assert (CUSTOM_POOL_ENV in env) == (pool.kind == "inline")
         probe = worker["livenessProbe"]["exec"]["command"]
         max_age[pool.name] = int(probe[probe.index("--max-age") + 1])
-    holding = {p.name: p.time_limit_s for p in TOPOLOGY.pools if p.kind in ("inline", "solo")}
+    holding = {p.name: p.time_limit_s for p in TOPOLOGY.pools if p.tasks_hold_consumer}
     assert holding, "the declaration has an inline pool"
     (base,) = {age for pool_name, age in max_age.items() if pool_name not in holding}
     for pool_name, time_limit in holding.items():
