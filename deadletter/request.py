@@ -15,22 +15,12 @@ from typing import Any
 from celery import Signature, Task
 from celery.exceptions import Reject
 from celery.worker.request import Request
-from kombu.transport.native_delayed_delivery import (
-    CELERY_DELAYED_DELIVERY_EXCHANGE,
-    MAX_LEVEL,
-    level_name,
-)
 
 from deadletter import headers
 from deadletter.publish import dead_letter, requeue_counted
-from routing.names import TASK_EXCHANGE, queue_of_routing_key
+from routing.names import DELAY_EXCHANGES, TASK_EXCHANGE, queue_of_routing_key
 
 MAX_WORKER_LOSSES = 3
-# Where a delayed message can say it came from: the exchange its last delay queue
-# dead-lettered it to, a level's or the delivery exchange.
-DELAY_EXCHANGES = frozenset(
-    {CELERY_DELAYED_DELIVERY_EXCHANGE, *(level_name(n) for n in range(MAX_LEVEL + 1))}
-)
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 
-from kombu.transport.native_delayed_delivery import MAX_NUMBER_OF_BITS_TO_USE
+from kombu.transport.native_delayed_delivery import (
+    CELERY_DELAYED_DELIVERY_EXCHANGE,
+    MAX_LEVEL,
+    MAX_NUMBER_OF_BITS_TO_USE,
+    level_name,
+)
 
 TASK_EXCHANGE = "switchyard.tasks"
 DEAD_LETTER_EXCHANGE = "switchyard.dlx"
@@ -14,7 +19,14 @@ DLQ_SUFFIX = ".dlq"
 
 # A countdown sends a task through the broker's delay exchanges, whose routing key is the
 # delay in binary ("0.1.1...") in front of the task's own routing key.
-_DELAY_PREFIX = re.compile(rf"^(?:[01]\.){{{MAX_NUMBER_OF_BITS_TO_USE}}}")
+DELAY_PREFIX_PATTERN = rf"^(?:[01]\.){{{MAX_NUMBER_OF_BITS_TO_USE}}}"
+_DELAY_PREFIX = re.compile(DELAY_PREFIX_PATTERN)
+# A delayed task is published to the top level's exchange; on delivery it says it came from
+# the exchange its last delay queue dead-lettered it to: a level's or the delivery exchange.
+DELAY_ENTRY_EXCHANGE = level_name(MAX_LEVEL)
+DELAY_EXCHANGES = frozenset(
+    {CELERY_DELAYED_DELIVERY_EXCHANGE, *(level_name(n) for n in range(MAX_LEVEL + 1))}
+)
 
 
 def dlq_name(queue: str) -> str:

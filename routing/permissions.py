@@ -17,11 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kombu.transport.native_delayed_delivery import (
-    CELERY_DELAYED_DELIVERY_EXCHANGE,
-    MAX_LEVEL,
-    MAX_NUMBER_OF_BITS_TO_USE,
-)
+from kombu.transport.native_delayed_delivery import CELERY_DELAYED_DELIVERY_EXCHANGE
 
 from routing import names
 from routing.model import PoolSpec
@@ -32,7 +28,6 @@ CONTROL_EXCHANGE = "celery.pidbox"
 CONTROL_REPLY_EXCHANGE = "reply.celery.pidbox"
 # Task events (`--task-events`, for Flower) go to this exchange.
 EVENT_EXCHANGE = "celeryev"
-DELAY_ENTRY_EXCHANGE = f"celery_delayed_{MAX_LEVEL}"
 
 
 @dataclass(frozen=True)
@@ -61,13 +56,12 @@ def pool_permissions(pool: PoolSpec) -> PoolPermissions:
         user=names.pool_broker_user(pool.name),
         configure=_any_of([*own, control_queue, tasks, control, reply, events]),
         write=_any_of(
-            [*own, control_queue, tasks, dlx, reply, events, re.escape(DELAY_ENTRY_EXCHANGE)]
+            [*own, control_queue, tasks, dlx, reply, events, re.escape(names.DELAY_ENTRY_EXCHANGE)]
         ),
         read=_any_of([*own, control_queue, tasks, control, delivery]),
         topic_write={
             names.TASK_EXCHANGE: routing_keys,
-            DELAY_ENTRY_EXCHANGE: rf"^(?:[01]\.){{{MAX_NUMBER_OF_BITS_TO_USE}}}"
-            + routing_keys.removeprefix("^"),
+            names.DELAY_ENTRY_EXCHANGE: names.DELAY_PREFIX_PATTERN + routing_keys.removeprefix("^"),
         },
     )
 

@@ -20,7 +20,7 @@ from ops.stack.manager import Stack
 from ops.supervisor import Supervisor
 from routing import names
 from routing.declaration import TOPOLOGY
-from routing.permissions import DELAY_ENTRY_EXCHANGE
+from routing.names import DELAY_ENTRY_EXCHANGE
 from tests.integration.conftest import queue_depth, start_pool
 
 ACCESS_REFUSED = 403

@@ -11,7 +11,8 @@ from ops.broker_users import PoolUserError, grant_pool_users, pool_broker_url
 from ops.management_api import ManagementAPI
 from routing import names
 from routing.model import PoolSpec, QueueSpec, Route, Topology, TopologyError
-from routing.permissions import DELAY_ENTRY_EXCHANGE, pool_permissions
+from routing.names import DELAY_ENTRY_EXCHANGE
+from routing.permissions import pool_permissions
 
 DELAY = "1." + "0." * (MAX_NUMBER_OF_BITS_TO_USE - 1)
 TOPOLOGY = Topology(
