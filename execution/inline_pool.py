@@ -118,12 +118,13 @@ class InlinePool(BasePool):
                 outcome = run_in_child(
                     target, args, kwargs, name=name, soft_limit_s=soft, hard_limit_s=hard
                 )
+        except WorkerLostError:
+            error_callback(ExceptionInfo())
+            return
         except (WorkerShutdown, WorkerTerminate):
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # interrupted while waiting: the run is lost too
             try:
-                if isinstance(exc, WorkerLostError):
-                    raise
                 raise WorkerLostError(repr(exc)) from exc
             except WorkerLostError:
                 error_callback(ExceptionInfo())
@@ -156,13 +157,14 @@ class WatchConnection(bootsteps.StartStopStep):
     requires = ("celery.worker.consumer.connection:Connection",)
 
     def start(self, c: Any) -> None:
-        watch = getattr(c.pool, "watch_connection", None)
-        if watch is not None:
-            watch(c.connection)
+        _watch(c, c.connection)
 
     def stop(self, c: Any) -> None:
-        watch = getattr(c.pool, "watch_connection", None)
-        if watch is not None:
-            watch(None)
+        _watch(c, None)
 
     shutdown = stop
+
+
+def _watch(c: Any, connection: Any) -> None:
+    if isinstance(c.pool, InlinePool):
+        c.pool.watch_connection(connection)

@@ -17,8 +17,6 @@ from kombu.utils.imports import symbol_by_name
 from execution.guard import TaskGuard
 from execution.inline_pool import InlinePool
 from execution.isolated import run_in_child
-from ops.local_metrics import local_workers
-from routing.declaration import TOPOLOGY
 from routing.model import PoolSpec, TopologyError
 from routing.worker_command import CUSTOM_POOL_ENV, worker_argv, worker_env
 
@@ -123,13 +121,3 @@ def _limited() -> str:
     except SoftTimeLimitExceeded:
         return "soft limit"
     return "ran out the clock"
-
-
-def test_a_local_run_starts_every_replica_with_its_own_name_port_and_node() -> None:
-    workers = local_workers(TOPOLOGY)
-    assert len(workers) == sum(p.replicas for p in TOPOLOGY.pools)
-    assert len({w.process for w in workers}) == len(workers)
-    assert sorted(w.index for w in workers) == list(range(len(workers)))
-    argvs = [worker_argv(w.pool, w.instance) for w in workers]
-    nodes = {argv[argv.index("--hostname") + 1] for argv in argvs}
-    assert len(nodes) == len(workers)
