@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SY := $(VENV)/bin/switchyard
 PYTEST := $(PY) -m pytest
 
-.PHONY: install run test lint unit integration up down status clean chaos
+.PHONY: install services run demo test lint unit integration up down status clean chaos
 
 install: $(VENV)/.installed
 
@@ -14,10 +14,19 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-run: install up
+# The service packages (RabbitMQ, PostgreSQL, Prometheus): installed with apt-get when missing,
+# as root; otherwise the exact sudo line is printed. `run` and `test` both start here.
+services: install
+	$(SY) stack install
+
+run: up
 	$(SY) run --demo
 
-up: install
+# `make run`, bounded: the demo's results are checked and the pools stop; non-zero on a problem.
+demo: up
+	$(SY) run --demo --exit
+
+up: services
 	$(SY) stack up
 	$(SY) topology declare
 	$(SY) db migrate
@@ -28,17 +37,17 @@ down: install
 status: install
 	$(SY) stack status
 
-test: lint unit chart integration
+test: lint unit chart integration demo
 
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy --strict .
 
-unit: install
+unit: services
 	$(PYTEST) tests/unit
 
-integration: install
+integration: services
 	$(PYTEST) tests/integration
 
 .PHONY: bench

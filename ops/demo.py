@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -12,9 +13,11 @@ from psycopg import sql
 from config.settings import get_settings
 from ops.broker import connection
 from ops.fake_services import FakeServices
+from ops.stack.processes import wait_until
 from routing.names import dlq_name
 
 DEMO_TIMEOUT_S = 90
+DEAD_LETTER_WAIT_S = 10
 RETRYING_STORE, MISSING_STORE = 2, 404
 
 
@@ -28,42 +31,124 @@ def prepare_services(services: FakeServices) -> dict[str, str]:
     }
 
 
-def run_demo() -> None:
-    """Send the seeds' workload, wait for every result, and show them from PostgreSQL."""
+Check = Callable[[Any], str | None]
+
+
+def run_demo() -> list[str]:
+    """Send the seeds' workload, wait for every result, and show them from PostgreSQL.
+
+    Returns the problems found, one line each: a result that did not arrive in time, a value
+    other than the one the seed task computes, the rejected sync missing from its dead-letter
+    queue, or a result missing from the table. Empty means the whole topology worked.
+    """
     from tasks.analytics import extract_group, summary_chain, summary_chord
     from tasks.demo import add
     from tasks.external import call_external_rate_limited_api
     from tasks.inventory import sync_inventory_webhook
     from tasks.media import process_video_transcode
 
+    dead_before = _depth(dlq_name("webhooks"))
     started = time.monotonic()
-    sent: list[tuple[str, Any]] = [
-        (f"add({i}, {i * 10})", add.delay(i, i * 10)) for i in range(1, 4)
+    sent: list[tuple[str, Any, Check]] = [
+        (f"add({i}, {i * 10})", add.delay(i, i * 10), _equals(i * 11)) for i in range(1, 4)
     ]
-    sent.append(("transcode 1024 mp4", process_video_transcode.delay(1024, "mp4")))
+    sent.append(
+        (
+            "transcode 1024 mp4",
+            process_video_transcode.delay(1024, "mp4"),
+            _fields(output="videos/1024.mp4"),
+        )
+    )
     sent.append(
         (
             "transcode 2048 webm, countdown 10 s, priority 8",
             process_video_transcode.apply_async(
                 args=(2048, "webm"), countdown=10, queue="media_heavy", priority=8
             ),
+            _fields(output="videos/2048.webm", priority=8),
         )
     )
-    for store in (1, RETRYING_STORE):
-        sent.append((f"inventory sync store {store}", sync_inventory_webhook.delay(store)))
+    sent.append(("inventory sync store 1", sync_inventory_webhook.delay(1), _fields(status=200)))
+    sent.append(
+        (
+            f"inventory sync store {RETRYING_STORE} (503 once, retried)",
+            sync_inventory_webhook.delay(RETRYING_STORE),
+            _fields(status=200, attempts=2),
+        )
+    )
     rejected = sync_inventory_webhook.delay(MISSING_STORE)
     for n in range(3):
-        sent.append((f"rate-limited call {n}", call_external_rate_limited_api.delay({"n": n})))
-    sent.append(("chain extract->analyze->summary(7)", summary_chain(7).apply_async()))
-    sent.append(("group of 5 extracts", extract_group([1, 2, 3, 4, 5]).apply_async()))
-    sent.append(("chord of 5 -> summary", summary_chord([1, 2, 3, 4, 5]).apply_async()))
+        sent.append(
+            (
+                f"rate-limited call {n}",
+                call_external_rate_limited_api.delay({"n": n}),
+                _fields(status=200),
+            )
+        )
+    sent.append(
+        (
+            "chain extract->analyze->summary(7)",
+            summary_chain(7).apply_async(),
+            _fields(records=[7], count=5, mean=21.0),
+        )
+    )
+    sent.append(
+        (
+            "group of 5 extracts",
+            extract_group([1, 2, 3, 4, 5]).apply_async(),
+            lambda v: _equals([1, 2, 3, 4, 5])([r["record_id"] for r in v]),
+        )
+    )
+    sent.append(
+        (
+            "chord of 5 -> summary",
+            summary_chord([1, 2, 3, 4, 5]).apply_async(),
+            _fields(records=[1, 2, 3, 4, 5], count=25, mean=9.0),
+        )
+    )
     print(f"sent {len(sent) + 1} demo tasks; waiting (the countdown and the rate limit take ~15 s)")
 
-    for label, result in sent:
-        value = result.get(timeout=DEMO_TIMEOUT_S)
-        print(f"  {time.monotonic() - started:5.1f}s  {label:<50} -> {_short(value)}")
-    _show_dead_letter(rejected, "webhooks")
-    _show_rows([r for _, r in sent if isinstance(r, AsyncResult)])
+    problems: list[str] = []
+    for label, result, check in sent:
+        try:
+            value = result.get(timeout=DEMO_TIMEOUT_S)
+        except Exception as exc:  # any failure of a demo task is reported, then the next
+            problems.append(f"{label}: {type(exc).__name__}: {_short(exc)}")
+            print(f"  {time.monotonic() - started:5.1f}s  {label:<50} !! {_short(exc)}")
+            continue
+        wrong = check(value)
+        if wrong:
+            problems.append(f"{label}: {wrong}")
+        mark = "!!" if wrong else "->"
+        print(f"  {time.monotonic() - started:5.1f}s  {label:<50} {mark} {_short(value)}")
+    problems += _show_dead_letter(rejected, "webhooks", dead_before)
+    problems += _show_rows([r for _, r, _ in sent if isinstance(r, AsyncResult)])
+    if problems:
+        print(f"demo: {len(problems)} problem(s):")
+        for line in problems:
+            print(f"  {line}")
+    else:
+        print(f"demo: all {len(sent) + 1} tasks ended as expected")
+    return problems
+
+
+def _equals(expected: Any) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value == expected else f"expected {expected!r}, got {_short(value)}"
+
+    return check
+
+
+def _fields(**expected: Any) -> Check:
+    """The result is a mapping holding these values (other keys may vary by run)."""
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, dict):
+            return f"expected a mapping, got {_short(value)}"
+        wrong = {k: value.get(k) for k, v in expected.items() if value.get(k) != v}
+        return f"expected {expected!r}, got {wrong!r}" if wrong else None
+
+    return check
 
 
 def _short(value: Any) -> str:
@@ -71,23 +156,32 @@ def _short(value: Any) -> str:
     return text if len(text) <= 70 else text[:67] + "..."
 
 
-def _show_dead_letter(result: AsyncResult[Any], queue: str) -> None:
+def _depth(queue: str) -> int:
+    with connection() as conn:
+        channel: Any = conn.channel()
+        _, depth, _ = channel.queue_declare(queue=queue, passive=True)
+        channel.close()
+    return int(depth)
+
+
+def _show_dead_letter(result: AsyncResult[Any], queue: str, before: int) -> list[str]:
     """The 404'd sync is in the dead-letter queue with its reason, not retried forever."""
     deadline = time.monotonic() + 30
     while not result.ready() and time.monotonic() < deadline:
         time.sleep(0.2)
-    with connection() as conn:
-        channel: Any = conn.channel()
-        _, depth, _ = channel.queue_declare(queue=dlq_name(queue), passive=True)
-        channel.close()
     dlq = dlq_name(queue)
+    wait_until(lambda: _depth(dlq) > before, DEAD_LETTER_WAIT_S, interval=0.2)
+    depth = _depth(dlq)
     print(
         f"  inventory sync store {MISSING_STORE}: {result.state} ({result.result}); "
         f"{dlq} now holds {depth} message(s); see `switchyard dlq show {dlq}`"
     )
+    if depth <= before:
+        return [f"inventory sync store {MISSING_STORE}: not dead-lettered into {dlq}"]
+    return []
 
 
-def _show_rows(results: list[AsyncResult[Any]]) -> None:
+def _show_rows(results: list[AsyncResult[Any]]) -> list[str]:
     ids = [r.id for r in results]
     table, state = _result_table()
     with psycopg.connect(get_settings().database_url) as conn:
@@ -101,6 +195,8 @@ def _show_rows(results: list[AsyncResult[Any]]) -> None:
     print(f"{len(rows)} results stored in PostgreSQL (table {table}), last five:")
     for task_id, status, done in rows[-5:]:
         print(f"  {task_id}  {status:<8} {done:%H:%M:%S}")
+    missing = len(set(ids)) - len({row[0] for row in rows})
+    return [f"{missing} result(s) missing from {table}"] if missing else []
 
 
 def _result_table() -> tuple[str, str]:

@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="send the demo workload once the pools consume, and show results",
     )
     parser.add_argument(
+        "--exit",
+        action="store_true",
+        help="with --demo: stop after the demo; exit 1 when a result is missing or wrong",
+    )
+    parser.add_argument(
         "--flower",
         action="store_true",
         help="also run Flower (the `flower` extra); task events are on for the pools it watches",
@@ -52,6 +57,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.exit and not args.demo:
+        print("switchyard: --exit needs --demo", file=sys.stderr)
+        return 2
     with connection() as conn:
         declare_topology(conn, TOPOLOGY)
     if args.pool:
@@ -100,7 +108,9 @@ def _run(args: argparse.Namespace) -> int:
         _print_table(supervisor)
         _start_prometheus(layout, beat=not args.no_beat, flower=args.flower)
         if args.demo:
-            run_demo()
+            problems = run_demo()
+            if args.exit:
+                return 1 if problems else 0
         print("running; Ctrl-C stops every pool warmly")
         supervisor.wait_forever()
         return 0

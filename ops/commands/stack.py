@@ -1,10 +1,11 @@
-"""`switchyard stack up | down | status`."""
+"""`switchyard stack up | install | down | status`."""
 
 from __future__ import annotations
 
 import argparse
 
 from ops.stack.manager import Stack
+from ops.stack.packages import ensure_services
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,6 +16,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions.add_parser(
         "up", help="start and provision the services (a no-op when running)"
     ).set_defaults(handler=_up)
+    actions.add_parser(
+        "install", help="install the missing service packages (apt-get as root, else the sudo line)"
+    ).set_defaults(handler=_install)
     actions.add_parser("down", help="stop the processes `up` started; data is kept").set_defaults(
         handler=_down
     )
@@ -26,6 +30,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _up(_: argparse.Namespace) -> int:
     for line in Stack().up():
         print(line)
+    return 0
+
+
+def _install(_: argparse.Namespace) -> int:
+    installed = ensure_services()
+    print(f"installed {', '.join(installed)}" if installed else "service packages present")
     return 0
 
 

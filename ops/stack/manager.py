@@ -22,6 +22,7 @@ from ops.broker_users import pool_broker_url
 from ops.management_api import redact
 from ops.stack.accounts import StackError
 from ops.stack.layout import StackLayout
+from ops.stack.packages import ensure_services
 from ops.stack.postgres import PostgresCluster, PostgresCredentials
 from ops.stack.processes import read_json, write_private_json
 from ops.stack.prometheus import PrometheusServer
@@ -79,6 +80,10 @@ class Stack:
             StackError: a service could not be started, or an external one does not answer.
         """
         lines: list[str] = []
+        if not (self.external_broker and self.external_database):
+            installed = ensure_services()
+            if installed:
+                lines.append(f"installed {', '.join(installed)}")
         if self.external_broker:
             _check_broker(self.external_broker)
             lines.append(f"broker    external  {redact(self.external_broker)}")

@@ -36,7 +36,37 @@ def postgres_bindir() -> Path:
 
 def prometheus() -> Path:
     """The Prometheus server binary."""
-    return _find(PROMETHEUS_PACKAGE, lambda: _which("prometheus"))
+    return _find(PROMETHEUS_PACKAGE, _LOCATORS[PROMETHEUS_PACKAGE])
+
+
+def promtool() -> Path:
+    """Prometheus' rule checker, shipped in the same package as the server."""
+    return _find(PROMETHEUS_PACKAGE, lambda: _which("promtool"))
+
+
+def rabbitmq_installed() -> bool:
+    """Whether the RabbitMQ package is present; never installs it (for `stack down`)."""
+    return _locate_rabbitmq() is not None
+
+
+def ensure_services() -> list[str]:
+    """Install, in one apt-get run, every service package that is missing; return their names.
+
+    `make run` and `make test` both come through here first, so a fresh machine takes the
+    same path whichever command a user types first, and the services' OS accounts
+    (`rabbitmq`, `postgres`) exist before anything looks them up.
+
+    Raises:
+        StackError: a package is missing and this process may not install it; the message
+            holds the exact `sudo apt-get` line.
+    """
+    missing = [package for package, locate in _LOCATORS.items() if locate() is None]
+    if missing:
+        install_packages(missing)
+        still = [package for package in missing if _LOCATORS[package]() is None]
+        if still:
+            raise StackError(f"{', '.join(still)} installed but its binaries were not found")
+    return missing
 
 
 def _find(package: str, locate: Callable[[], Path | None]) -> Path:
@@ -88,3 +118,10 @@ def _locate_postgres() -> Path | None:
 def _which(name: str) -> Path | None:
     found = shutil.which(name)
     return Path(found) if found else None
+
+
+_LOCATORS: dict[str, Callable[[], Path | None]] = {
+    RABBITMQ_PACKAGE: _locate_rabbitmq,
+    POSTGRES_PACKAGE: _locate_postgres,
+    PROMETHEUS_PACKAGE: lambda: _which("prometheus"),
+}

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import psycopg
@@ -40,7 +41,12 @@ class PostgresCluster:
         self.log = stack.postgres_log
         self.dir = stack.postgres_dir
         self.creds = creds
-        self.account = Account.for_service(SERVICE_ACCOUNT)
+
+    @cached_property
+    def account(self) -> Account:
+        """The server's OS account, looked up only once the package (which creates it) is in."""
+        postgres_bindir()
+        return Account.for_service(SERVICE_ACCOUNT)
 
     @property
     def marker(self) -> str:

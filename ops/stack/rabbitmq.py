@@ -11,13 +11,14 @@ import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ops.broker_users import grant_pool_users
 from ops.management_api import ManagementAPI, ManagementAPIError, quote
 from ops.stack import layout as L
 from ops.stack.accounts import Account, StackError
-from ops.stack.packages import rabbitmq_server
+from ops.stack.packages import rabbitmq_installed, rabbitmq_server
 from ops.stack.processes import is_ours, port_open, stop, wait_until
 from routing.declaration import TOPOLOGY
 
@@ -45,7 +46,12 @@ class RabbitNode:
         self.ports = stack.ports
         self.creds = creds
         self.consumer_timeout_s = consumer_timeout_s
-        self.account = Account.for_service(SERVICE_ACCOUNT)
+
+    @cached_property
+    def account(self) -> Account:
+        """The node's OS account, looked up only once the package (which creates it) is in."""
+        rabbitmq_server()
+        return Account.for_service(SERVICE_ACCOUNT)
 
     @property
     def pid_file(self) -> Path:
@@ -121,7 +127,7 @@ class RabbitNode:
         pid = self.pid()
         stopped = stop(pid, self.marker, signal.SIGTERM, timeout=60) if pid else False
         epmd = _epmd()
-        if epmd is not None:
+        if epmd is not None and rabbitmq_installed():
             subprocess.run(
                 [str(epmd), "-port", str(self.ports.epmd), "-kill"],
                 capture_output=True,
