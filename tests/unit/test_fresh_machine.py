@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pwd
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ops.stack.rabbitmq import RabbitCredentials, RabbitNode
 
 
 def test_a_normal_user_is_told_the_exact_sudo_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(packages.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(StackError) as raised:
         packages.install_packages(["rabbitmq-server", "prometheus"])
     assert str(raised.value).endswith(
