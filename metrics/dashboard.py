@@ -2,7 +2,7 @@
 
 Each pool row shows throughput, failures, runtime p50/p95, queue wait p50/p95, backlog and
 consumers of the pool's queues. Queries come from `metrics.promql`, pools and queues from
-the declaration, so the dashboard never disagrees with the alert rules or the README.
+the declaration, so the dashboard never disagrees with the alert rules or docs/metrics.md.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Every metric Switchyard exposes, defined once: name, type, labels and meaning.
 
 The worker instrumentation, the queue exporter, the alert rules, the dashboard and the
-README table are all derived from this list. Names follow danihodovic/celery-exporter where
-the meaning is the same (`celery_task_*`, `celery_worker_*`, `celery_queue_length`, with the
-labels `name`, `queue_name`, `hostname`, `exception`), so its Grafana mixin works unchanged;
-what it has no name for is prefixed `switchyard_`.
+table in docs/metrics.md are all derived from this list. Names follow
+danihodovic/celery-exporter where the meaning is the same (`celery_task_*`, `celery_worker_*`,
+`celery_queue_length`, with the labels `name`, `queue_name`, `hostname`, `exception`), so its
+Grafana mixin works unchanged; what it has no name for is prefixed `switchyard_`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class MetricSpec:
     """One metric as PromQL sees it (`name` ends in `_total` for a counter).
 
     Parameters:
-        source: which process exposes it; the README groups the table by it.
+        source: which process exposes it; the metrics reference says so per metric.
         gauge_mode: how prometheus_client's multiprocess mode combines a gauge's values
             across a worker's processes (dead processes are dropped from both modes).
     """

@@ -1,6 +1,6 @@
 """The PromQL queries users run, built from the metric definitions.
 
-The dashboard, the alert rules and the README cookbook all take their queries from here, so
+The dashboard, the alert rules and the docs cookbook all take their queries from here, so
 a renamed metric or label changes every one of them at once.
 """
 
@@ -65,7 +65,7 @@ def failure_ratio(by: str, window: str = "10m", **labels: str) -> str:
 
 
 def cookbook() -> list[tuple[str, str]]:
-    """The queries the README lists, as (what it answers, PromQL)."""
+    """The queries docs/metrics.md lists, as (what it answers, PromQL)."""
     task_queue = f"{d.TASK}, {d.QUEUE}"
     return [
         ("Throughput per queue (tasks finished per second)", throughput(d.QUEUE)),

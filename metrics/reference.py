@@ -1,6 +1,7 @@
-"""The README's metrics table and PromQL cookbook, rendered from the definitions.
+"""The metrics table and PromQL cookbook, rendered from the definitions.
 
-`switchyard metrics reference` prints them; a test fails when README.md holds another text.
+`switchyard metrics reference` prints them; a test fails when docs/metrics.md holds another
+text.
 """
 
 from __future__ import annotations
@@ -30,5 +31,5 @@ def promql_cookbook() -> str:
 
 
 def reference() -> str:
-    """Both, as they appear in README.md."""
+    """Both, as they appear in docs/metrics.md."""
     return metrics_table() + "\n" + promql_cookbook()

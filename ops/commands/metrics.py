@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "check", help="exit 1 when the generated files differ from a fresh generation"
     ).set_defaults(handler=_check)
     actions.add_parser(
-        "reference", help="print the README's metrics table and PromQL cookbook"
+        "reference", help="print the metrics table and PromQL cookbook of docs/metrics.md"
     ).set_defaults(handler=_reference)
 
 

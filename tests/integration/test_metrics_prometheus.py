@@ -228,7 +228,7 @@ def test_a_message_in_a_dead_letter_queue_fires_its_alert(observed: Observed) ->
 
 
 def test_every_generated_query_is_valid_promql(observed: Observed) -> None:
-    """Prometheus parses every query of the dashboard, the rules and the README cookbook."""
+    """Prometheus parses every query of the dashboard, the rules and the docs cookbook."""
     panels = dashboard(TOPOLOGY)["panels"]
     queries = [t["expr"] for p in panels for t in p.get("targets", [])]
     queries += [r["expr"] for g in alert_rules(TOPOLOGY)["groups"] for r in g["rules"]]
