@@ -14,8 +14,7 @@ from config.settings import Settings, get_settings
 from execution.inline_pool import WatchConnection
 from metrics.install import instrument
 from ops.health import install_health_files
-from results import BACKEND_SCHEME
-from results.schema import sqlalchemy_url
+from results import BACKEND_SCHEME, sqlalchemy_url
 from routing.celery_settings import routing_settings
 from routing.declaration import TOPOLOGY
 

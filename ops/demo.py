@@ -14,6 +14,7 @@ from config.settings import get_settings
 from ops.broker import connection
 from ops.fake_services import FakeServices
 from ops.stack.processes import wait_until
+from results.tables import TASK_RESULT
 from routing.names import dlq_name
 
 DEMO_TIMEOUT_S = 90
@@ -203,6 +204,4 @@ def _result_table() -> tuple[str, str]:
     """The table the selected result backend writes, and its state column."""
     if get_settings().result_backend == "stock":
         return "celery_taskmeta", "status"
-    from results.schema import TASK_RESULT
-
-    return TASK_RESULT.name, "state"
+    return TASK_RESULT, "state"

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from results.connections import Connection, statement
-from results.schema import CHORD, CHORD_PART
+from results.tables import CHORD, CHORD_PART
 
-_C = sql.Identifier(CHORD.name)
-_P = sql.Identifier(CHORD_PART.name)
+_C = sql.Identifier(CHORD)
+_P = sql.Identifier(CHORD_PART)
 
 # A re-applied chord reuses its group id but is a new run: start from zero.
 BEGIN = statement(

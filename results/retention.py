@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 from psycopg import sql
 
 from results.connections import Connection, statement
-from results.schema import OWN_TABLES
+from results.tables import OWN_TABLES
 
 BATCH_SIZE = 1000
 INTERVAL_S = 300.0
 BACKLOG_INTERVAL_S = 1.0
 
 _DELETE_EXPIRED = {
-    table.name: statement(
+    table: statement(
         "DELETE FROM {t} WHERE ctid = ANY(ARRAY("
         "SELECT ctid FROM {t} WHERE updated_at < now() - make_interval(secs => %(expires)s) "
         "ORDER BY updated_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED))",
-        t=sql.Identifier(table.name),
+        t=sql.Identifier(table),
     )
     for table in OWN_TABLES
 }

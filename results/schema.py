@@ -1,12 +1,15 @@
-"""The result tables, created by the owner role; the runtime role only reads and writes rows.
+"""The result tables as they should be: the one declaration the migrations are checked against.
 
-`switchyard db migrate` runs `migrate`; it is idempotent, so the chart runs it as a hook
-before every install and upgrade. It creates Switchyard's own tables (JSON only, one row per
-task, chord counters) and Celery's stock tables, which stay so that the stock backend can
-still be selected, for the benchmark.
+Switchyard's own tables (JSON only, one row per task, chord counters) and Celery's stock
+tables, copied from Celery's models so that the stock backend can still be selected, for the
+benchmark. The migrations in `results/migrations/` create and change them; a test fails when
+the database migrated to head and this metadata differ, so a change here needs a revision.
 
-Every table has `updated_at`, set by the database on each write: retention deletes rows whose
-`updated_at` is older than `result_expires`, through the index on it.
+Every own table has `updated_at`, set by the database on each write: retention deletes rows
+whose `updated_at` is older than `result_expires`, through the index on it.
+
+Only `switchyard db migrate` (and tests) import this module: it loads SQLAlchemy, which the
+runtime does without (see `results.tables`).
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    create_engine,
     func,
-    inspect,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from results import tables
 
 metadata = MetaData()
 
@@ -44,7 +47,7 @@ def _expiring_table(name: str, *columns: Column[Any], comment: str) -> Table:
 
 
 TASK_RESULT = _expiring_table(
-    "switchyard_task_result",
+    tables.TASK_RESULT,
     Column("task_id", Text, primary_key=True),
     Column("state", Text, nullable=False),
     Column("result", JSONB),
@@ -63,14 +66,14 @@ TASK_RESULT = _expiring_table(
 )
 
 GROUP_RESULT = _expiring_table(
-    "switchyard_group_result",
+    tables.GROUP_RESULT,
     Column("group_id", Text, primary_key=True),
     Column("result", JSONB, nullable=False, comment="GroupResult.as_tuple()"),
     comment="Saved GroupResults (GroupResult.save / restore)",
 )
 
 CHORD = _expiring_table(
-    "switchyard_chord",
+    tables.CHORD,
     Column("group_id", Text, primary_key=True),
     Column("size", Integer, comment="known once the header's last task is about to be sent"),
     Column("done", Integer, nullable=False, server_default=text("0")),
@@ -79,7 +82,7 @@ CHORD = _expiring_table(
 )
 
 CHORD_PART = _expiring_table(
-    "switchyard_chord_part",
+    tables.CHORD_PART,
     Column("group_id", Text, primary_key=True),
     Column("task_id", Text, primary_key=True),
     Column("idx", Integer, comment="position in the header"),
@@ -89,37 +92,15 @@ CHORD_PART = _expiring_table(
 )
 
 OWN_TABLES = (TASK_RESULT, GROUP_RESULT, CHORD, CHORD_PART)
-RUNTIME_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 
 
-def sqlalchemy_url(database_url: str) -> str:
-    """SQLAlchemy's URL for a postgresql:// URL, on psycopg 3."""
-    scheme, sep, rest = database_url.partition("://")
-    if not sep or scheme not in ("postgresql", "postgres"):
-        raise ValueError(f"not a postgresql:// URL: {scheme}://...")
-    return f"postgresql+psycopg://{rest}"
-
-
-def migrate(owner_url: str, runtime_role: str | None = None) -> list[str]:
-    """Create the missing result tables; return one line per table created.
-
-    Parameters:
-        runtime_role: granted row access (no DDL) on Switchyard's tables, for databases
-            where the owner's default privileges do not already cover it.
-    """
+def _copy_celery_tables() -> None:
+    """Celery's stock tables, as its models declare them (extended columns included)."""
     from celery.backends.database.models import ResultModelBase  # type: ignore[attr-defined]
 
-    engine = create_engine(sqlalchemy_url(owner_url))
-    try:
-        before = set(inspect(engine).get_table_names())
-        with engine.begin() as conn:
-            ResultModelBase.metadata.create_all(conn)
-            metadata.create_all(conn)
-            if runtime_role:
-                role = conn.dialect.identifier_preparer.quote(runtime_role)
-                for table in OWN_TABLES:
-                    conn.execute(text(f"GRANT {RUNTIME_PRIVILEGES} ON {table.name} TO {role}"))
-        after = set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-    return [f"created table {name}" for name in sorted(after - before)]
+    stock: MetaData = ResultModelBase.metadata
+    for table in stock.tables.values():
+        table.to_metadata(metadata)
+
+
+_copy_celery_tables()

@@ -2,24 +2,23 @@
 
 A state change is a single `INSERT ... ON CONFLICT DO UPDATE` that also sends the NOTIFY
 waking waiters (delivered when the statement commits), where the stock backend reads the row,
-then inserts or updates it, then commits. The statements are composed once, from the table
-declarations in `results.schema`, so a column is never named in two places.
+then inserts or updates it, then commits. The statements are composed once, from the names in
+`results.tables` and the fields of `StoredState`, which a test holds equal to the table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from celery import states
 from psycopg import sql
-from sqlalchemy.dialects.postgresql import JSONB
 
 from results import codec
 from results.connections import Connection, statement
-from results.schema import GROUP_RESULT, TASK_RESULT
+from results.tables import GROUP_RESULT, TASK_JSON_COLUMNS, TASK_RESULT
 
 RESULT_CHANNEL = "switchyard_results"
 """The NOTIFY channel of ready states: the payload is the task id, then a newline and the row
@@ -30,8 +29,31 @@ NOTIFY_PAYLOAD_MAX = 7900  # PostgreSQL refuses a payload of 8000 bytes or more
 _STICKY = frozenset(
     {"name", "queue", "worker", "retries", "group_id", "parent_id", "args", "kwargs"}
 )
-_WRITTEN = tuple(c.name for c in TASK_RESULT.columns if c.name != "updated_at")
-_JSON = frozenset(c.name for c in TASK_RESULT.columns if isinstance(c.type, JSONB))
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """A task's row as read back, JSON columns decoded."""
+
+    task_id: str
+    state: str
+    result: Any
+    traceback: str | None
+    date_done: datetime | None
+    name: str | None
+    queue: str | None
+    worker: str | None
+    retries: int | None
+    children: Any
+    group_id: str | None
+    parent_id: str | None
+    args: Any
+    kwargs: Any
+
+
+# The columns every state writes (all but `updated_at`), in the table's order.
+_WRITTEN = tuple(f.name for f in fields(StoredState))
+_JSON = TASK_JSON_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -69,12 +91,12 @@ def _assignment(column: str) -> sql.Composable:
     name = sql.Identifier(column)
     if column in _STICKY:
         return sql.SQL("{c} = COALESCE(EXCLUDED.{c}, {t}.{c})").format(
-            c=name, t=sql.Identifier(TASK_RESULT.name)
+            c=name, t=sql.Identifier(TASK_RESULT)
         )
     return sql.SQL("{c} = EXCLUDED.{c}").format(c=name)
 
 
-_TABLE = sql.Identifier(TASK_RESULT.name)
+_TABLE = sql.Identifier(TASK_RESULT)
 
 # A SUCCESS is final: a late duplicate of the task (redelivered after a lost worker)
 # cannot overwrite it, as in Celery's key/value backends.
@@ -107,7 +129,7 @@ READ_STATES = statement(
 )
 DELETE_TASK = statement("DELETE FROM {t} WHERE task_id = %s", t=_TABLE)
 
-_GROUPS = sql.Identifier(GROUP_RESULT.name)
+_GROUPS = sql.Identifier(GROUP_RESULT)
 SAVE_GROUP = statement(
     "INSERT INTO {g} (group_id, result) VALUES (%s, %s::jsonb) "
     "ON CONFLICT (group_id) DO UPDATE SET result = EXCLUDED.result, updated_at = now()",
@@ -115,26 +137,6 @@ SAVE_GROUP = statement(
 )
 READ_GROUP = statement("SELECT result::text FROM {g} WHERE group_id = %s", g=_GROUPS)
 DELETE_GROUP = statement("DELETE FROM {g} WHERE group_id = %s", g=_GROUPS)
-
-
-@dataclass(frozen=True)
-class StoredState:
-    """A task's row as read back, JSON columns decoded."""
-
-    task_id: str
-    state: str
-    result: Any
-    traceback: str | None
-    date_done: datetime | None
-    name: str | None
-    queue: str | None
-    worker: str | None
-    retries: int | None
-    children: Any
-    group_id: str | None
-    parent_id: str | None
-    args: Any
-    kwargs: Any
 
 
 def write_state(conn: Connection, row: StateRow) -> None:

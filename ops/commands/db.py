@@ -1,4 +1,4 @@
-"""`switchyard db migrate`: create or update the result tables as the owner role."""
+"""`switchyard db migrate [--sql]`: upgrade the result tables to the newest migration."""
 
 from __future__ import annotations
 
@@ -12,17 +12,36 @@ from ops.management_api import redact
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("db", help="the result database")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("migrate", help="create or update the schema (idempotent)").set_defaults(
-        handler=_migrate
+    migrate = actions.add_parser(
+        "migrate",
+        help="upgrade the schema to the newest migration as the owner role (idempotent)",
     )
+    migrate.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the SQL instead of running it (for a DBA); contacts no database",
+    )
+    migrate.add_argument(
+        "--from",
+        dest="from_revision",
+        metavar="REV",
+        help="with --sql: the revision the database is at (default: an empty database)",
+    )
+    migrate.set_defaults(handler=_migrate)
 
 
-def _migrate(_: argparse.Namespace) -> int:
-    from results.schema import migrate  # imported late: SQLAlchemy only for this command
+def _migrate(args: argparse.Namespace) -> int:
+    # Imported late: SQLAlchemy and Alembic load only for this command.
+    from results.migration import migrate, migration_sql
 
     settings = get_settings()
-    settings.require("migration_database_url")
     runtime_role = urlsplit(settings.database_url).username if settings.database_url else None
+    if args.sql:
+        print(migration_sql(args.from_revision, runtime_role), end="")
+        return 0
+    if args.from_revision:
+        raise SystemExit("--from goes with --sql: a live database knows its own revision")
+    settings.require("migration_database_url")
     for line in migrate(settings.migration_database_url, runtime_role):
         print(line)
     print(f"schema up to date at {redact(settings.migration_database_url)}")

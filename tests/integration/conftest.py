@@ -23,7 +23,7 @@ from ops.stack.accounts import StackError
 from ops.stack.manager import Stack
 from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
-from results.schema import migrate
+from results.migration import migrate
 from routing.declaration import TOPOLOGY
 from routing.declare import declare_topology
 from routing.entities import broker_entities

@@ -8,7 +8,7 @@ from psycopg import sql
 
 from ops.broker_users import pool_worker_env
 from ops.supervisor import Supervisor
-from results.schema import TASK_RESULT
+from results.tables import TASK_RESULT
 from routing.declaration import TOPOLOGY
 from routing.worker_command import worker_argv
 
@@ -25,7 +25,7 @@ def test_task_result_is_stored_in_postgresql(
     assert result.get(timeout=60) == 42
     row = db.execute(
         sql.SQL("SELECT state, result FROM {} WHERE task_id = %s").format(
-            sql.Identifier(TASK_RESULT.name)
+            sql.Identifier(TASK_RESULT)
         ),
         (result.id,),
     ).fetchone()

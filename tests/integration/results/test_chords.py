@@ -14,7 +14,7 @@ from kombu import Connection
 from psycopg import sql
 
 from ops.supervisor import Supervisor
-from results.schema import CHORD, CHORD_PART, TASK_RESULT
+from results.tables import CHORD, CHORD_PART, TASK_RESULT
 from routing.declaration import TOPOLOGY
 from tests.integration.results.helpers import DEADLINE_S, start_default_pool
 
@@ -57,14 +57,14 @@ def test_chord_body_runs_exactly_once(
     group_ids = [header.id for header in headers if isinstance(header, GroupResult)]
     counters = db.execute(
         sql.SQL("SELECT done, size, fired_at IS NOT NULL FROM {} WHERE group_id = ANY(%s)").format(
-            sql.Identifier(CHORD.name)
+            sql.Identifier(CHORD)
         ),
         (group_ids,),
     ).fetchall()
     assert counters == [(HEADER, HEADER, True)] * CHORDS
     assert db.execute(
         sql.SQL("SELECT count(*) FROM {} WHERE group_id = ANY(%s)").format(
-            sql.Identifier(CHORD_PART.name)
+            sql.Identifier(CHORD_PART)
         ),
         (group_ids,),
     ).fetchone() == (0,)
@@ -72,7 +72,7 @@ def test_chord_body_runs_exactly_once(
     workers = db.execute(
         sql.SQL(
             "SELECT DISTINCT split_part(worker, '.', 1) FROM {} WHERE task_id = ANY(%s)"
-        ).format(sql.Identifier(TASK_RESULT.name)),
+        ).format(sql.Identifier(TASK_RESULT)),
         (header_ids,),
     ).fetchall()
     assert sorted(str(w) for (w,) in workers) == ["default@a", "default@b"]

@@ -11,7 +11,7 @@ from psycopg import sql
 from config.settings import Settings
 from ops.stack.manager import Stack
 from ops.supervisor import Supervisor
-from results.schema import TASK_RESULT
+from results.tables import TASK_RESULT
 from tests.integration.results.helpers import DEADLINE_S, wait_for
 
 TASKS = 150
@@ -23,7 +23,7 @@ def _successes(settings: Settings, ids: list[str]) -> int:
         with psycopg.connect(settings.database_url, connect_timeout=2) as conn:
             row = conn.execute(
                 sql.SQL("SELECT count(*) FROM {} WHERE task_id = ANY(%s) AND state = %s").format(
-                    sql.Identifier(TASK_RESULT.name)
+                    sql.Identifier(TASK_RESULT)
                 ),
                 (ids, states.SUCCESS),
             ).fetchone()

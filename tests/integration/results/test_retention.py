@@ -10,7 +10,7 @@ from psycopg import sql
 from config.app import app
 from results.backend import SwitchyardBackend
 from results.retention import Retention
-from results.schema import CHORD, GROUP_RESULT, TASK_RESULT
+from results.tables import CHORD, GROUP_RESULT, TASK_RESULT
 
 Db = psycopg.Connection[tuple[object, ...]]
 EXPIRES_S = 3600.0
@@ -41,7 +41,7 @@ def _expire_everything_else(db: Db) -> None:
     for table in (TASK_RESULT, GROUP_RESULT, CHORD):
         db.execute(
             sql.SQL("UPDATE {} SET updated_at = now() WHERE updated_at < now()").format(
-                sql.Identifier(table.name)
+                sql.Identifier(table)
             )
         )
 
@@ -54,15 +54,15 @@ def test_only_expired_rows_are_removed(backend: SwitchyardBackend, db: Db) -> No
         app.GroupResult(task_id, [app.AsyncResult(task_id)]).save(backend=backend)
         backend.set_chord_size(task_id, 3)
     for table, key in ((TASK_RESULT, "task_id"), (GROUP_RESULT, "group_id"), (CHORD, "group_id")):
-        _age(db, table.name, key, [old], EXPIRES_S + 60)
-        _age(db, table.name, key, [fresh], EXPIRES_S - 60)
+        _age(db, table, key, [old], EXPIRES_S + 60)
+        _age(db, table, key, [fresh], EXPIRES_S - 60)
 
     with backend.pool.connection() as conn:
         deleted = Retention(EXPIRES_S).run(conn)
 
-    assert deleted[TASK_RESULT.name] == deleted[GROUP_RESULT.name] == deleted[CHORD.name] == 1
+    assert deleted[TASK_RESULT] == deleted[GROUP_RESULT] == deleted[CHORD] == 1
     for table, key in ((TASK_RESULT, "task_id"), (GROUP_RESULT, "group_id"), (CHORD, "group_id")):
-        assert _present(db, table.name, key, [old, fresh]) == {fresh}, table.name
+        assert _present(db, table, key, [old, fresh]) == {fresh}, table
 
 
 def test_a_batch_is_bounded_and_a_full_one_brings_the_next_forward(
@@ -72,16 +72,16 @@ def test_a_batch_is_bounded_and_a_full_one_brings_the_next_forward(
     ids = [uuid() for _ in range(25)]
     for task_id in ids:
         backend.store_result(task_id, None, states.SUCCESS)
-    _age(db, TASK_RESULT.name, "task_id", ids, EXPIRES_S + 60)
+    _age(db, TASK_RESULT, "task_id", ids, EXPIRES_S + 60)
     retention = Retention(EXPIRES_S, batch_size=10, interval_s=3600, backlog_interval_s=0)
 
     with backend.pool.connection() as conn:
-        assert retention.run(conn)[TASK_RESULT.name] == 10
+        assert retention.run(conn)[TASK_RESULT] == 10
         assert retention.due()  # a full batch: the rest is due at once, not in an hour
-        assert retention.run(conn)[TASK_RESULT.name] == 10
-        assert retention.run(conn)[TASK_RESULT.name] == 5
+        assert retention.run(conn)[TASK_RESULT] == 10
+        assert retention.run(conn)[TASK_RESULT] == 5
     assert not retention.due()
-    assert _present(db, TASK_RESULT.name, "task_id", ids) == set()
+    assert _present(db, TASK_RESULT, "task_id", ids) == set()
 
 
 def test_a_write_deletes_expired_rows_when_a_batch_is_due(
@@ -91,10 +91,10 @@ def test_a_write_deletes_expired_rows_when_a_batch_is_due(
     writer.retention = Retention(EXPIRES_S, interval_s=0)
     old = uuid()
     writer.store_result(old, "old", states.SUCCESS)
-    _age(db, TASK_RESULT.name, "task_id", [old], EXPIRES_S + 60)
+    _age(db, TASK_RESULT, "task_id", [old], EXPIRES_S + 60)
 
     new = uuid()
     writer.store_result(new, "new", states.SUCCESS)
 
-    assert _present(db, TASK_RESULT.name, "task_id", [old, new]) == {new}
+    assert _present(db, TASK_RESULT, "task_id", [old, new]) == {new}
     writer.pool.close()

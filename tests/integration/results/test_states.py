@@ -16,14 +16,14 @@ from config.app import app
 from ops.supervisor import Supervisor
 from results.backend import SwitchyardBackend
 from results.codec import ResultEncodeError
-from results.schema import TASK_RESULT
+from results.tables import TASK_RESULT
 from tests.integration.results.helpers import DEADLINE_S
 
 Db = psycopg.Connection[tuple[object, ...]]
 ROW = sql.SQL(
     "SELECT state, result, traceback, name, queue, worker, retries, date_done "
     "FROM {} WHERE task_id = %s"
-).format(sql.Identifier(TASK_RESULT.name))
+).format(sql.Identifier(TASK_RESULT))
 
 
 def _row(db: Db, task_id: str) -> tuple[object, ...]:
@@ -108,7 +108,7 @@ def test_result_json_cannot_encode_is_a_clear_failure_never_pickle(
     # jsonb cannot hold a pickle, and the stock table, which would, never saw the task.
     assert db.execute(
         sql.SQL("SELECT jsonb_typeof(result) FROM {} WHERE task_id = %s").format(
-            sql.Identifier(TASK_RESULT.name)
+            sql.Identifier(TASK_RESULT)
         ),
         (result.id,),
     ).fetchone() == ("object",)

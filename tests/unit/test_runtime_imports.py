@@ -1,0 +1,66 @@
+"""Workers and producers run without SQLAlchemy or Alembic: only `switchyard db migrate` loads them.
+
+Each probe runs in a fresh interpreter, imports what a worker or a producer imports, builds the
+selected result backend, and lists the migration libraries it finds loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import json, sys
+from config.app import app
+app.loader.import_default_modules()  # every task module, as a worker loads them
+import celery.apps.worker, celery.worker.consumer, execution.inline_pool, ops.cli
+backend = app.backend
+for name in sys.argv[1:]:
+    __import__(name)
+loaded = {m.split(".")[0] for m in sys.modules}
+print(json.dumps([type(backend).__name__, sorted(loaded & {"sqlalchemy", "alembic"})]))
+"""
+
+
+def _probe(tmp_path: Path, *imports: str, result_backend: str = "switchyard") -> list[object]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")}
+    env.update(
+        SWITCHYARD_STACK_DIR=str(tmp_path),
+        SWITCHYARD_BROKER_URL="amqp://app:secret@127.0.0.1:1//",
+        SWITCHYARD_DATABASE_URL="postgresql://app:secret@127.0.0.1:1/switchyard",
+        SWITCHYARD_RESULT_BACKEND=result_backend,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *imports],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found: list[object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_worker_and_producer_load_no_migration_library(tmp_path: Path) -> None:
+    runtime = ("results.backend", "results.store", "results.chords", "results.retention")
+    assert _probe(tmp_path, *runtime) == ["SwitchyardBackend", []]
+
+
+@pytest.mark.parametrize(
+    ("imports", "result_backend", "expected"),
+    [
+        (("results.migration",), "switchyard", ["SwitchyardBackend", ["alembic", "sqlalchemy"]]),
+        ((), "stock", ["DatabaseBackend", ["sqlalchemy"]]),  # Celery's backend is SQLAlchemy
+    ],
+)
+def test_the_probe_sees_a_migration_library_when_one_is_loaded(
+    tmp_path: Path, imports: tuple[str, ...], result_backend: str, expected: list[object]
+) -> None:
+    assert _probe(tmp_path, *imports, result_backend=result_backend) == expected
