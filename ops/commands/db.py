@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from urllib.parse import urlsplit
 
 from config.settings import get_settings
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _migrate(args: argparse.Namespace) -> int:
     # Imported late: SQLAlchemy and Alembic load only for this command.
-    from results.migration import migrate, migration_sql
+    from results.migration import MigrationError, migrate, migration_sql
 
     settings = get_settings()
     runtime_role = urlsplit(settings.database_url).username if settings.database_url else None
@@ -40,9 +41,15 @@ def _migrate(args: argparse.Namespace) -> int:
         print(migration_sql(args.from_revision, runtime_role), end="")
         return 0
     if args.from_revision:
-        raise SystemExit("--from goes with --sql: a live database knows its own revision")
+        print("switchyard: --from goes with --sql; a database knows its revision", file=sys.stderr)
+        return 2
     settings.require("migration_database_url")
-    for line in migrate(settings.migration_database_url, runtime_role):
+    try:
+        lines = migrate(settings.migration_database_url, runtime_role)
+    except MigrationError as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        return 1
+    for line in lines:
         print(line)
     print(f"schema up to date at {redact(settings.migration_database_url)}")
     return 0

@@ -7,6 +7,7 @@ the baseline is exactly the tables of before; the tables migrated to head match
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -56,6 +57,23 @@ class Scratch:
 
     def backend(self) -> SwitchyardBackend:
         return SwitchyardBackend(app=app, url=self.app_url)
+
+
+def _switchyard(scratch: Scratch, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `switchyard` command, its database URLs pointing into the scratch schema."""
+    env = {
+        **os.environ,
+        "SWITCHYARD_MIGRATION_DATABASE_URL": scratch.owner_url,
+        "SWITCHYARD_DATABASE_URL": scratch.app_url,
+    }
+    return subprocess.run(
+        [Path(sys.executable).with_name("switchyard"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def _in_schema(url: str, schema: str) -> str:
@@ -189,9 +207,10 @@ def test_a_database_from_before_migrations_upgrades_in_place(scratch: Scratch) -
     before = _rows(scratch)
     assert sum(map(len, before.values())) == 25 + 2 + 1 + 1 + 1
 
-    lines = migrate(scratch.owner_url, scratch.runtime_role)
+    done = _switchyard(scratch, "db", "migrate")
 
-    assert lines[0].startswith("stamped 0001")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"stamped {BASELINE}: the tables predate migrations\n")
     assert _version(scratch) == head()
     assert _rows(scratch) == before
     new = scratch.backend()
@@ -297,21 +316,20 @@ def test_tables_of_an_unknown_origin_are_refused_and_left_alone(scratch: Scratch
     with scratch.owner() as conn:
         conn.execute("CREATE TABLE switchyard_task_result (task_id text PRIMARY KEY)")
         conn.execute("INSERT INTO switchyard_task_result VALUES ('kept')")
-    with pytest.raises(MigrationError, match="celery_taskmeta"):
+    done = _switchyard(scratch, "db", "migrate")
+    assert done.returncode == 1
+    assert "'switchyard_task_result'] exist but ['celery_taskmeta'" in done.stderr
+    with pytest.raises(MigrationError):
         migrate(scratch.owner_url)
     assert _rows(scratch) == {"switchyard_task_result": ['{"task_id": "kept"}']}
     with scratch.owner() as conn:
         assert conn.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,)
 
 
-def test_the_printed_sql_builds_the_same_schema(settings: Settings, scratch: Scratch) -> None:
-    printed = subprocess.run(
-        [Path(sys.executable).with_name("switchyard"), "db", "migrate", "--sql"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
+def test_the_printed_sql_builds_the_same_schema(scratch: Scratch) -> None:
+    done = _switchyard(scratch, "db", "migrate", "--sql")
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout
     assert "CREATE TABLE switchyard_task_result" in printed
     with scratch.owner() as conn:
         conn.execute(printed)
