@@ -15,6 +15,8 @@ This module and the migrations load SQLAlchemy and Alembic; nothing on the runti
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, MetaData, create_engine, inspect, text
 
 from results import sqlalchemy_url
@@ -55,6 +58,15 @@ class MigrationError(RuntimeError):
     """The database is in a state the migrations cannot safely start from."""
 
 
+@contextmanager
+def _revision_errors(what: str) -> Iterator[None]:
+    """Alembic's complaint about a revision (one this release does not have) as ours."""
+    try:
+        yield
+    except CommandError as exc:
+        raise MigrationError(f"{what}: {exc}; this release's revisions end at {head()}") from None
+
+
 def alembic_config(
     connection: Connection | None = None, output: io.StringIO | None = None
 ) -> Config:
@@ -83,7 +95,8 @@ def migrate(owner_url: str, runtime_role: str | None = None) -> list[str]:
             where the owner's default privileges do not already cover it.
 
     Raises:
-        MigrationError: some of the baseline tables exist without a migration version.
+        MigrationError: some of the baseline tables exist without a migration version, or
+            the database is at a revision this release does not have.
     """
     engine = create_engine(sqlalchemy_url(owner_url))
     try:
@@ -109,10 +122,14 @@ def migration_sql(from_revision: str | None = None, runtime_role: str | None = N
     """The SQL `migrate` would run from `from_revision` (an empty database when None).
 
     Written for a DBA to review and apply; no database is contacted.
+
+    Raises:
+        MigrationError: `from_revision` is not a revision of this release.
     """
     output = io.StringIO()
     span = f"{from_revision}:head" if from_revision else "head"
-    command.upgrade(alembic_config(output=output), span, sql=True)
+    with _revision_errors(f"--from {from_revision}"):
+        command.upgrade(alembic_config(output=output), span, sql=True)
     grants = "".join(f"{statement};\n\n" for statement in grant_statements(runtime_role))
     return output.getvalue() + grants
 
@@ -147,7 +164,12 @@ def _stamp_needed(conn: Connection) -> bool:
 
 
 def _pending(config: Config, current: str | None) -> list[str]:
-    """Revisions from `current` (exclusive) to head, oldest first."""
-    script = ScriptDirectory.from_config(config)
-    revisions = script.iterate_revisions("head", current or "base")
-    return [r.revision for r in reversed(list(revisions)) if r.revision != current]
+    """Revisions after `current` up to head, oldest first."""
+    newest_first = [r.revision for r in ScriptDirectory.from_config(config).walk_revisions()]
+    if current is not None and current not in newest_first:
+        raise MigrationError(
+            f"the database is at revision {current}, which this release does not have (its "
+            f"revisions end at {newest_first[0]}): a newer release migrated it"
+        )
+    pending = newest_first if current is None else newest_first[: newest_first.index(current)]
+    return pending[::-1]

@@ -37,14 +37,15 @@ def _migrate(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     runtime_role = urlsplit(settings.database_url).username if settings.database_url else None
-    if args.sql:
-        print(migration_sql(args.from_revision, runtime_role), end="")
-        return 0
-    if args.from_revision:
+    if args.from_revision and not args.sql:
         print("switchyard: --from goes with --sql; a database knows its revision", file=sys.stderr)
         return 2
-    settings.require("migration_database_url")
+    if not args.sql:
+        settings.require("migration_database_url")
     try:
+        if args.sql:
+            print(migration_sql(args.from_revision, runtime_role), end="")
+            return 0
         lines = migrate(settings.migration_database_url, runtime_role)
     except MigrationError as exc:
         print(f"switchyard: {exc}", file=sys.stderr)

@@ -6,7 +6,9 @@ import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
-from results.migration import MIGRATIONS, head, migration_sql
+import pytest
+
+from results.migration import MIGRATIONS, MigrationError, head, migration_sql
 from results.schema import metadata
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,3 +48,8 @@ def test_printed_sql_from_head_changes_nothing() -> None:
     printed = migration_sql(from_revision=head())
     assert "CREATE" not in printed
     assert "ALTER" not in printed
+
+
+def test_printed_sql_from_an_unknown_revision_is_a_clear_error() -> None:
+    with pytest.raises(MigrationError, match=f"--from 9999: .* end at {head()}"):
+        migration_sql(from_revision="9999")

@@ -326,6 +326,20 @@ def test_tables_of_an_unknown_origin_are_refused_and_left_alone(scratch: Scratch
         assert conn.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,)
 
 
+def test_a_database_at_a_revision_this_release_lacks_is_refused(scratch: Scratch) -> None:
+    """As after a rollback of the code to a release older than the database's schema."""
+    migrate(scratch.owner_url, scratch.runtime_role)
+    with scratch.owner() as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    before = _rows(scratch)
+    done = _switchyard(scratch, "db", "migrate")
+    assert done.returncode == 1
+    assert "at revision 9999, which this release does not have" in done.stderr
+    assert f"(its revisions end at {head()})" in done.stderr
+    assert _version(scratch) == "9999"
+    assert _rows(scratch) == before
+
+
 def test_the_printed_sql_builds_the_same_schema(scratch: Scratch) -> None:
     done = _switchyard(scratch, "db", "migrate", "--sql")
     assert done.returncode == 0, done.stderr
