@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from results.migration import MIGRATIONS, MigrationError, head, migration_sql
 from results.schema import metadata
+from tests.unit.clean_process import run_without_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,3 +55,12 @@ def test_printed_sql_from_head_changes_nothing() -> None:
 def test_printed_sql_from_an_unknown_revision_is_a_clear_error() -> None:
     with pytest.raises(MigrationError, match=f"--from 9999: .* end at {head()}"):
         migration_sql(from_revision="9999")
+
+
+def test_the_command_prints_the_sql_without_any_database_setting(tmp_path: Path) -> None:
+    """A DBA's machine has the package and no database URL: `--sql` needs neither."""
+    switchyard = Path(sys.executable).with_name("switchyard")
+    done = run_without_settings([switchyard, "db", "migrate", "--sql"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("CREATE TABLE ") == len(metadata.tables) + 1  # + alembic_version
+    assert "GRANT" not in done.stdout

@@ -7,12 +7,12 @@ selected result backend, and lists the migration libraries it finds loaded.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.unit.clean_process import run_without_settings
 
 PROBE = """
 import json, sys
@@ -28,20 +28,12 @@ print(json.dumps([type(backend).__name__, sorted(loaded & {"sqlalchemy", "alembi
 
 
 def _probe(tmp_path: Path, *imports: str, result_backend: str = "switchyard") -> list[object]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")}
-    env.update(
-        SWITCHYARD_STACK_DIR=str(tmp_path),
-        SWITCHYARD_BROKER_URL="amqp://app:secret@127.0.0.1:1//",
-        SWITCHYARD_DATABASE_URL="postgresql://app:secret@127.0.0.1:1/switchyard",
-        SWITCHYARD_RESULT_BACKEND=result_backend,
-    )
-    done = subprocess.run(
+    done = run_without_settings(
         [sys.executable, "-c", PROBE, *imports],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        tmp_path,
+        BROKER_URL="amqp://app:secret@127.0.0.1:1//",
+        DATABASE_URL="postgresql://app:secret@127.0.0.1:1/switchyard",
+        RESULT_BACKEND=result_backend,
     )
     assert done.returncode == 0, done.stderr
     found: list[object] = json.loads(done.stdout.strip().splitlines()[-1])
