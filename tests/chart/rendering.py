@@ -67,7 +67,8 @@ def pod_spec(workload: Manifest) -> Manifest:
 
 def worker_container(deployment: Manifest) -> Manifest:
     """The `worker` container of a pool's pod, beside any sidecar or init container."""
-    (worker,) = [c for c in pod_spec(deployment)["containers"] if c["name"] == "worker"]
+    found: list[Manifest] = [c for c in pod_spec(deployment)["containers"] if c["name"] == "worker"]
+    (worker,) = found
     return worker
 
 
