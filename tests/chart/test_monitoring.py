@@ -1,5 +1,5 @@
-"""Prometheus Operator objects, KEDA objects and the dashboard: checked by structure, as no
-schema ships for custom resources."""
+"""Prometheus Operator objects, KEDA objects and the dashboard: what they select and scrape
+(test_custom_resources checks them against their operators' schemas)."""
 
 from __future__ import annotations
 
