@@ -30,6 +30,12 @@ DESIRED_REPLICAS = "kube_deployment_spec_replicas"
 CHART_NAMESPACE = "__SWITCHYARD_NAMESPACE__"
 CHART_JOB = "__SWITCHYARD_JOB__"
 CHART_DEPLOYMENT = "__SWITCHYARD_DEPLOYMENT_{pool}__"
+CHART_BEAT = "__SWITCHYARD_BEAT__"
+BEAT_GROUP = "switchyard-beat"
+# kube-state-metrics: restarts of a container (beat's liveness probe restarts a stalled beat).
+CONTAINER_RESTARTS = "kube_pod_container_status_restarts_total"
+# Prometheus' own series: 1 while a target answers its scrape.
+SCRAPE_UP = "up"
 
 
 @dataclass(frozen=True)
@@ -40,11 +46,13 @@ class AlertScope:
         namespace: where its pods (and Deployments) run.
         job: the job label Prometheus gives its targets.
         deployments: pool name -> the name of the pool's Deployment.
+        beat: the name of beat's Deployment; None: no beat, no beat alert.
     """
 
     namespace: str
     job: str
     deployments: Mapping[str, str] = field(default_factory=dict)
+    beat: str | None = None
 
     @property
     def labels(self) -> dict[str, str]:
@@ -57,6 +65,7 @@ def chart_scope(topology: Topology) -> AlertScope:
         namespace=CHART_NAMESPACE,
         job=CHART_JOB,
         deployments={p.name: CHART_DEPLOYMENT.format(pool=p.name) for p in topology.pools},
+        beat=CHART_BEAT,
     )
 
 
@@ -77,6 +86,8 @@ class AlertTiming:
     failure_ratio: float = 0.05
     exporter_for: str = "5m"
     broker_for: str = "2m"
+    beat_window: str = "15m"
+    beat_for: str = "5m"
 
 
 def alert_rules(
@@ -94,13 +105,14 @@ def alert_rules(
         for rule in _queue_rules(queue, topology.pool_of_queue(queue.name), t, scope)
     ]
     pool_rules = [rule for pool in topology.pools for rule in _pool_rules(pool, t, scope)]
-    return {
-        "groups": [
-            {"name": "switchyard-queues", "rules": queue_rules},
-            {"name": "switchyard-pools", "rules": pool_rules},
-            {"name": "switchyard-exporter", "rules": _exporter_rules(t, on)},
-        ]
-    }
+    groups = [
+        {"name": "switchyard-queues", "rules": queue_rules},
+        {"name": "switchyard-pools", "rules": pool_rules},
+        {"name": "switchyard-exporter", "rules": _exporter_rules(t, on)},
+    ]
+    if scope is not None and scope.beat is not None:
+        groups.append({"name": BEAT_GROUP, "rules": [_beat_stalled(scope, t)]})
+    return {"groups": groups}
 
 
 def alert_rules_yaml(
@@ -230,6 +242,28 @@ def _pool_rules(pool: PoolSpec, t: AlertTiming, scope: AlertScope | None) -> lis
         )
     )
     return rules
+
+
+def _beat_stalled(scope: AlertScope, t: AlertTiming) -> Rule:
+    """Beat is not scraped, or its liveness probe restarted it: beat's scheduler touches its
+    liveness file after every tick, so a beat that stops ticking is restarted by the kubelet
+    and counted by kube-state-metrics. Either way periodic tasks are not being sent."""
+    on_pods = f',pod=~"{scope.beat}-[a-z0-9]+-[a-z0-9]+"}}'
+    scraped = promql.selector(**scope.labels)[:-1] + on_pods
+    restarts = promql.selector(namespace=scope.namespace, container="beat")[:-1] + on_pods
+    return _rule(
+        "SwitchyardBeatStalled",
+        f"(sum({SCRAPE_UP}{scraped}) or vector(0)) < 1"
+        f" or sum(increase({CONTAINER_RESTARTS}{restarts}[{t.beat_window}])) > 0",
+        t.beat_for,
+        severity="critical",
+        labels={},
+        summary="Beat is not sending periodic tasks",
+        description=(
+            "Beat is down or its liveness probe restarted it (its scheduler stopped ticking): "
+            "no periodic task is sent until it runs again."
+        ),
+    )
 
 
 def _exporter_rules(t: AlertTiming, scope: dict[str, str]) -> list[Rule]:

@@ -18,6 +18,7 @@ from metrics.rules import (
     CHART_DEPLOYMENT,
     CHART_JOB,
     CHART_NAMESPACE,
+    CONTAINER_RESTARTS,
     DESIRED_REPLICAS,
     AlertScope,
     alert_names,
@@ -36,6 +37,7 @@ SCOPE = AlertScope(
     namespace="jobs",
     job="orders",
     deployments={p.name: f"orders-worker-{p.name}" for p in TOPOLOGY.pools},
+    beat="orders-beat",
 )
 OTHER = {"namespace": "jobs", "job": "billing"}
 
@@ -93,7 +95,7 @@ def _annotations(alert: str, value: str, **labels: str) -> dict[str, str]:
     """The rule's annotations as Prometheus renders them for this value and these labels."""
     rule = next(
         r
-        for r in _rules_named(alert_rules(TOPOLOGY), alert)
+        for r in _rules_named(alert_rules(TOPOLOGY, scope=SCOPE), alert)
         if all(r["labels"].get(k, v) == v for k, v in labels.items())
     )
     rendered = {}
@@ -138,6 +140,7 @@ def _alert(name: str, at: str, labels: dict[str, str], value: str = "") -> dict[
 
 # Alerts whose expression aggregates the series' labels away (sum, absent, vector).
 _UNLABELLED = {
+    "SwitchyardBeatStalled",
     "SwitchyardPoolDown",
     "SwitchyardQueueExporterDown",
     "SwitchyardTaskFailureRatioHigh",
@@ -221,8 +224,40 @@ def _promtool_tests(rule_file: Path) -> dict[str, Any]:
                 ],
             },
             *_shared_cluster_tests(),
+            *_beat_tests(),
         ],
     }
+
+
+def _beat_tests() -> list[dict[str, Any]]:
+    """Beat scraped and never restarted: quiet. Restarted by its liveness probe (it stopped
+    ticking), or not scraped at all: SwitchyardBeatStalled. Another release's beat does
+    not count."""
+    pod = "orders-beat-5d8f7c9b4-x2x7q"
+    scraped = _series("up", "1x30", pod=pod, **SCOPE.labels)
+    other = _series("up", "1x30", pod="billing-beat-7f9c-abcde", **OTHER)
+    restarts = {"namespace": SCOPE.namespace, "container": "beat", "pod": pod}
+    stalled = {"severity": "critical"}
+    return [
+        {
+            "interval": "1m",
+            "input_series": [scraped, _series(CONTAINER_RESTARTS, "0x30", **restarts)],
+            "alert_rule_test": [_alert("SwitchyardBeatStalled", "20m", {})],
+        },
+        {
+            "interval": "1m",
+            "input_series": [scraped, _series(CONTAINER_RESTARTS, "0x5 1x25", **restarts)],
+            "alert_rule_test": [
+                _alert("SwitchyardBeatStalled", "5m", {}),
+                _alert("SwitchyardBeatStalled", "12m", stalled, "1"),
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [other],
+            "alert_rule_test": [_alert("SwitchyardBeatStalled", "10m", stalled, "0")],
+        },
+    ]
 
 
 def _shared_cluster_tests() -> list[dict[str, Any]]:
@@ -309,14 +344,14 @@ def test_scoped_rules_pass_promtool_tests(tmp_path: Path) -> None:
 
 def test_every_expression_is_scoped_to_one_release() -> None:
     """Each selector of every rule names the release's namespace, and its job unless it is
-    kube-state-metrics' view of the release's Deployment."""
+    kube-state-metrics' view of the release's Deployments or containers."""
     import re
 
     for group in alert_rules(TOPOLOGY, scope=SCOPE)["groups"]:
         for rule in group["rules"]:
             for selector in re.findall(r"\{[^{}]*\}", rule["expr"]):
                 assert 'namespace="jobs"' in selector, rule["expr"]
-                if "deployment=" not in selector:
+                if "deployment=" not in selector and "container=" not in selector:
                     assert 'job="orders"' in selector, rule["expr"]
 
 
