@@ -71,16 +71,16 @@ def test_init_containers_and_sidecars_of_one_pool(renders: dict[str, Render]) ->
     for pool in TOPOLOGY.pools:
         names = [c["name"] for c in containers(_worker(render, pool.name))]
         if pool.name == "external-api":
-            assert names == ["wait-for-proxy", "worker", "egress-proxy"]
+            assert names == ["wait-for-topology", "wait-for-proxy", "worker", "egress-proxy"]
         else:
-            assert names == ["worker"]
+            assert names == ["wait-for-topology", "worker"]
 
 
 def test_no_extension_point_renders_by_default(renders: dict[str, Render]) -> None:
     for deployment in renders["default"].worker_deployments().values():
         spec = pod_spec(deployment)
         assert "priorityClassName" not in spec
-        assert "initContainers" not in spec
+        assert [c["name"] for c in spec["initContainers"]] == ["wait-for-topology"]
         (worker,) = spec["containers"]
         assert "envFrom" not in worker
         assert "lifecycle" not in worker

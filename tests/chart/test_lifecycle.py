@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chart.rendering import RELEASE, RENDER_NAMES, Helm, Render
+from tests.chart.rendering import (
+    RELEASE,
+    RENDER_NAMES,
+    Helm,
+    Render,
+    pod_spec,
+    worker_container,
+)
 
 HELM_HOOK = "helm.sh/hook"
 
@@ -49,3 +56,21 @@ def test_helm_hooks_run_after_install_and_upgrade(helm: Helm) -> None:
 def test_a_finished_job_may_be_cleaned_up(helm: Helm) -> None:
     (job,) = helm.template(sets=["hook.ttlSecondsAfterFinished=3600"]).of_kind("Job")
     assert job["spec"]["ttlSecondsAfterFinished"] == 3600
+
+
+def test_workers_wait_for_their_queues_and_the_tables(renders: dict[str, Render]) -> None:
+    """Created with the Job rather than after it, a worker waits in an init container for
+    its own queues (as its own broker user) and the result tables instead of crashing."""
+    for name in RENDER_NAMES:
+        for pool, deployment in renders[name].worker_deployments().items():
+            (wait, *_) = pod_spec(deployment)["initContainers"]
+            assert wait["command"][:5] == ["switchyard", "topology", "wait", "--pool", pool]
+            worker_env = {e["name"]: e for e in worker_container(deployment)["env"]}
+            for env in wait["env"]:
+                assert worker_env[env["name"]] == env, (name, pool, env["name"])
+
+
+def test_the_wait_can_be_turned_off(helm: Helm) -> None:
+    render = helm.template(sets=["workers.defaults.waitForTopologySeconds=0"])
+    for deployment in render.worker_deployments().values():
+        assert "initContainers" not in pod_spec(deployment)

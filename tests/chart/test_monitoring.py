@@ -74,7 +74,8 @@ def test_pod_monitor_scrapes_every_worker_and_beat_on_a_declared_port(
     assert scraped == {worker_name(p.name) for p in TOPOLOGY.pools} | {beat["metadata"]["name"]}
     endpoint_ports = {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]}
     for name in scraped:
-        ports = {p["name"] for c in containers(render.get("Deployment", name)) for p in c["ports"]}
+        served = containers(render.get("Deployment", name))
+        ports = {p["name"] for c in served for p in c.get("ports", [])}
         assert endpoint_ports <= ports
 
 

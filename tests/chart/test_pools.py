@@ -62,7 +62,7 @@ def test_a_pool_added_to_the_declaration_gets_its_deployment(helm: Helm, chart_c
     write(topology, chart_copy)
     render_ = helm.template(chart=chart_copy)
     deployment = render_.get("Deployment", worker_name("reports"))
-    (worker,) = containers(deployment)
+    worker = worker_container(deployment)
     assert worker["command"] == worker_argv(topology.pool("reports"))
     assert render_.get("PodDisruptionBudget", worker_name("reports"))
     assert len(render_.worker_deployments()) == len(TOPOLOGY.pools) + 1
@@ -125,7 +125,7 @@ def test_per_pool_overrides_win_over_shared_defaults(renders: dict[str, Render])
     media = deployments["media-heavy"]
     assert media["spec"]["replicas"] == 3
     assert pod_spec(media)["tolerations"][0]["value"] == "media"
-    assert containers(media)[0]["resources"]["requests"]["cpu"] == "2"
+    assert worker_container(media)["resources"]["requests"]["cpu"] == "2"
     for pool in TOPOLOGY.pools:
         spec = pod_spec(deployments[pool.name])
         assert spec["nodeSelector"] == {"workload": "workers"}
