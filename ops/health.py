@@ -2,7 +2,9 @@
 
 A consumer bootstep touches `<health_dir>/live` every `health_interval_s` seconds from the
 consumer's own timer: when the event loop hangs, or the connection is gone and the worker is
-stuck reconnecting, the file ages and the liveness probe fails. `<health_dir>/ready` exists
+stuck reconnecting, the file ages and the liveness probe fails. Beat's scheduler touches the
+same file after each tick (at least every `--max-interval`), so a beat hung in a publish or
+a lost connection is restarted instead of silently sending nothing. `<health_dir>/ready` exists
 while the consumer is consuming. `switchyard health` reads both; a probe costs one `stat`,
 not one broker round trip per pod every few seconds.
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, bootsteps
+from celery.beat import PersistentScheduler
 
 from config.settings import get_settings
 
@@ -116,3 +119,28 @@ class HealthFileStep(bootsteps.StartStopStep):
 def install_health_files(app: Celery) -> None:
     """Add the step to every worker of `app`; beat and producers are unaffected."""
     app.steps["consumer"].add(HealthFileStep)
+
+
+class HealthFileScheduler(PersistentScheduler):
+    """Celery's file-backed scheduler that proves each tick: `celery beat --scheduler`.
+
+    `tick()` sends what is due and returns how long to sleep; the file is touched only
+    after it returns, so a tick stuck on the broker ages the file.
+    """
+
+    def setup_schedule(self) -> None:
+        self.health = HealthFiles(Path(get_settings().health_dir))
+        _touch_safely(self.health.clear)
+        super().setup_schedule()
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        interval: float = super().tick(*args, **kwargs)
+        _touch_safely(self.health.touch_live)
+        return interval
+
+
+def _touch_safely(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except OSError as exc:
+        logger.warning("beat health file: %s", exc)

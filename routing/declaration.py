@@ -7,6 +7,7 @@ Task names are Celery's defaults: the module path plus the function name.
 
 from __future__ import annotations
 
+from routing.egress import HTTP, HTTPS
 from routing.model import PoolSpec, QueueSpec, Route, Topology
 
 TOPOLOGY = Topology(
@@ -72,6 +73,8 @@ TOPOLOGY = Topology(
             time_limit_s=30,
             max_tasks_per_child=None,
             description="I/O-bound, threads",
+            # Webhook receivers are customers' URLs: any address, HTTPS or plain HTTP.
+            egress=(HTTPS, HTTP),
         ),
         PoolSpec(
             "external-api",
@@ -82,6 +85,7 @@ TOPOLOGY = Topology(
             time_limit_s=60,
             max_replicas=1,
             description="rate-limited tasks alone, so they starve nothing",
+            egress=(HTTPS,),
         ),
         PoolSpec("analytics", queues=("analytics",), concurrency=2, prefetch_multiplier=2),
         PoolSpec(

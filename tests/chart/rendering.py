@@ -65,6 +65,13 @@ def pod_spec(workload: Manifest) -> Manifest:
     return spec
 
 
+def worker_container(deployment: Manifest) -> Manifest:
+    """The `worker` container of a pool's pod, beside any sidecar or init container."""
+    found: list[Manifest] = [c for c in pod_spec(deployment)["containers"] if c["name"] == "worker"]
+    (worker,) = found
+    return worker
+
+
 def containers(workload: Manifest) -> list[Manifest]:
     spec = pod_spec(workload)
     return [*spec.get("initContainers", []), *spec["containers"]]
@@ -122,12 +129,21 @@ class Helm:
         return result.stderr
 
 
-def find_helm() -> str | None:
-    on_path = shutil.which("helm")
+def find_helm(name: str = "helm") -> str | None:
+    """`helm` (or `helm3`) from PATH, else the one `make helm` put in .tools/."""
+    on_path = shutil.which(name)
     if on_path:
         return on_path
-    local = project_root() / ".tools" / "helm"
+    local = project_root() / ".tools" / name
     return str(local) if os.access(local, os.X_OK) else None
+
+
+def helm_major(binary: str) -> str:
+    """ "3" or "4", from `helm version --short` (v3.17.3+g...)."""
+    version = subprocess.run(
+        [binary, "version", "--short"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    return version.strip().lstrip("v").split(".", 1)[0]
 
 
 RENDER_NAMES = ["default", "default-with-operator", *CI_VALUES]

@@ -1,5 +1,5 @@
-"""Prometheus Operator objects, KEDA objects and the dashboard: checked by structure, as no
-schema ships for custom resources."""
+"""Prometheus Operator objects, KEDA objects and the dashboard: what they select and scrape
+(test_custom_resources checks them against their operators' schemas)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import yaml
 from routing.declaration import TOPOLOGY
 from tests.chart.rendering import (
     CI_VALUES,
+    NAMESPACE,
     PROMETHEUS_OPERATOR_API,
     RELEASE,
     Helm,
@@ -73,7 +74,8 @@ def test_pod_monitor_scrapes_every_worker_and_beat_on_a_declared_port(
     assert scraped == {worker_name(p.name) for p in TOPOLOGY.pools} | {beat["metadata"]["name"]}
     endpoint_ports = {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]}
     for name in scraped:
-        ports = {p["name"] for c in containers(render.get("Deployment", name)) for p in c["ports"]}
+        served = containers(render.get("Deployment", name))
+        ports = {p["name"] for c in served for p in c.get("ports", [])}
         assert endpoint_ports <= ports
 
 
@@ -133,3 +135,29 @@ def test_rules_and_dashboard_come_from_the_generated_files(helm: Helm, chart_cop
     assert len(no_operator.of_kind("ConfigMap")) == 1
     with_operator = helm.template(chart=chart_copy, api_versions=[PROMETHEUS_OPERATOR_API])
     assert len(with_operator.of_kind("PrometheusRule")) == 1
+
+
+def test_alert_rules_select_this_release_only(renders: dict[str, Render], helm: Helm) -> None:
+    """The placeholders of files/alerts.yaml become this release's namespace, job and
+    Deployment names; the monitors give every target job=<release>."""
+    render = renders["default-with-operator"]
+    (rule,) = render.of_kind("PrometheusRule")
+    text = json.dumps(rule)
+    assert "__SWITCHYARD" not in text
+    exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert all(f'namespace="{NAMESPACE}"' in e for e in exprs)
+    assert all(f'job="{RELEASE}"' in e for e in exprs)
+    for pool in TOPOLOGY.pools:
+        assert any(f'deployment="{worker_name(pool.name)}"' in e for e in exprs)
+        render.get("Deployment", worker_name(pool.name))
+    (pod_monitor,) = render.of_kind("PodMonitor")
+    (service_monitor,) = render.of_kind("ServiceMonitor")
+    for monitor in (pod_monitor, service_monitor):
+        assert monitor["spec"]["jobLabel"] == "app.kubernetes.io/instance"
+    scoped = helm.template(
+        api_versions=[PROMETHEUS_OPERATOR_API],
+        sets=["monitoring.alertScope.namespace=shared", "monitoring.alertScope.job=jobs-a"],
+    )
+    (rule,) = scoped.of_kind("PrometheusRule")
+    exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert all('namespace="shared"' in e and 'job="jobs-a"' in e for e in exprs)

@@ -39,7 +39,7 @@ def test_in_cluster_pools_read_their_own_generated_user(renders: dict[str, Rende
         ref = env_ref(worker, POOL_URL_ENV)
         assert ref is not None, pool
         assert user_of(data[ref["key"]]) == pool_broker_user(pool)
-    hook = pod_spec(render.get("Job", f"{RELEASE}-topology"))["initContainers"][0]
+    hook = pod_spec(render.get("Job", f"{RELEASE}-topology-1"))["initContainers"][0]
     ref = env_ref(hook, POOL_URLS_ENV)
     assert ref is not None
     granted = json.loads(data[ref["key"]])

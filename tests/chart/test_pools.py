@@ -20,6 +20,7 @@ from tests.chart.rendering import (
     Render,
     containers,
     pod_spec,
+    worker_container,
     worker_name,
 )
 
@@ -49,7 +50,7 @@ def test_one_deployment_per_pool_running_exactly_its_command(
     for pool in TOPOLOGY.pools:
         deployment = deployments[pool.name]
         assert deployment["metadata"]["name"] == worker_name(pool.name)
-        (worker,) = containers(deployment)
+        worker = worker_container(deployment)
         assert worker["command"] == worker_argv(pool)
         assert "args" not in worker
         consumed = worker["command"][worker["command"].index("--queues") + 1]
@@ -61,7 +62,7 @@ def test_a_pool_added_to_the_declaration_gets_its_deployment(helm: Helm, chart_c
     write(topology, chart_copy)
     render_ = helm.template(chart=chart_copy)
     deployment = render_.get("Deployment", worker_name("reports"))
-    (worker,) = containers(deployment)
+    worker = worker_container(deployment)
     assert worker["command"] == worker_argv(topology.pool("reports"))
     assert render_.get("PodDisruptionBudget", worker_name("reports"))
     assert len(render_.worker_deployments()) == len(TOPOLOGY.pools) + 1
@@ -124,7 +125,7 @@ def test_per_pool_overrides_win_over_shared_defaults(renders: dict[str, Render])
     media = deployments["media-heavy"]
     assert media["spec"]["replicas"] == 3
     assert pod_spec(media)["tolerations"][0]["value"] == "media"
-    assert containers(media)[0]["resources"]["requests"]["cpu"] == "2"
+    assert worker_container(media)["resources"]["requests"]["cpu"] == "2"
     for pool in TOPOLOGY.pools:
         spec = pod_spec(deployments[pool.name])
         assert spec["nodeSelector"] == {"workload": "workers"}
@@ -144,21 +145,10 @@ def test_beat_is_one_replica_recreated_with_the_declared_command(
 
 
 def test_hook_declares_the_topology_then_migrates(renders: dict[str, Render]) -> None:
-    job = renders["default"].get("Job", f"{RELEASE}-topology")
-    annotations = job["metadata"]["annotations"]
-    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    job = renders["default"].get("Job", f"{RELEASE}-topology-1")
     spec = pod_spec(job)
     assert [c["command"] for c in spec["initContainers"]] == [["switchyard", "topology", "declare"]]
     assert [c["command"] for c in spec["containers"]] == [["switchyard", "db", "migrate"]]
-    # The Secret it reads is a hook too, created before it.
-    (secret,) = renders["default"].of_kind("Secret")
-    assert secret["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
-    assert int(secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
-        annotations["helm.sh/hook-weight"]
-    )
-    # In-cluster services exist only after install: the first run waits for them.
-    in_cluster = renders["in-cluster"].get("Job", f"{RELEASE}-topology")
-    assert in_cluster["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
 
 
 def test_chart_values_command_writes_and_checks_the_file(tmp_path: Path) -> None:
@@ -190,7 +180,7 @@ def test_each_worker_gets_the_environment_its_command_needs(
     deployments = renders[name].worker_deployments()
     max_age: dict[str, int] = {}
     for pool in TOPOLOGY.pools:
-        (worker,) = containers(deployments[pool.name])
+        worker = worker_container(deployments[pool.name])
         env = {e["name"]: e.get("value") for e in worker["env"]}
         for variable, value in worker_env(pool).items():
             assert env[variable] == value

@@ -12,7 +12,8 @@ from tests.chart.rendering import CHART, CI_VALUES, RENDER_NAMES, Helm, Render
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and two later ones.
 KUBERNETES_VERSIONS = ("1.29.0", "1.32.0", "1.35.0")
-# Custom resources have no schema in kubernetes-validate; test_monitoring checks them.
+# Custom resources have no schema in kubernetes-validate: test_custom_resources checks them
+# against their operators' schemas.
 CUSTOM_KINDS = {
     "PodMonitor",
     "ServiceMonitor",
@@ -75,6 +76,7 @@ def test_every_kind_rendered_is_known(renders: dict[str, Render]) -> None:
         "NetworkPolicy",
         "PodDisruptionBudget",
         "HorizontalPodAutoscaler",
+        "PersistentVolumeClaim",
     }
     kinds = {o["kind"] for render in renders.values() for o in render.objects}
     assert kinds <= standard | CUSTOM_KINDS

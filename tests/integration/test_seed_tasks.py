@@ -111,13 +111,19 @@ def test_chain_group_and_chord(broker: Connection, supervisor: Supervisor) -> No
 def test_beat_sends_maintenance_on_schedule(
     broker: Connection, supervisor: Supervisor, amqp: Any, tmp_path: Any
 ) -> None:
+    from ops.health import HealthFiles
     from routing.worker_command import beat_argv
 
+    health = HealthFiles(tmp_path / "beat-health")
     supervisor.start(
-        "beat", beat_argv(str(tmp_path / "schedule")), {"SWITCHYARD_MAINTENANCE_INTERVAL_S": "1"}
+        "beat",
+        beat_argv(str(tmp_path / "schedule")),
+        {"SWITCHYARD_MAINTENANCE_INTERVAL_S": "1", "SWITCHYARD_HEALTH_DIR": str(health.directory)},
     )
     method, props, _ = _wait_get(amqp, "maintenance", timeout=30)
     assert props.headers["task"] == "tasks.maintenance.execute_db_maintenance"
+    # The scheduler that sent it proves its ticks in the file beat's liveness probe reads.
+    assert health.problem(60, need_ready=False) is None
     amqp.basic_nack(method.delivery_tag, requeue=True)
     start_pool(supervisor, "maintenance")
     done: dict[str, Any] = AsyncResult(props.headers["id"], app=app).get(timeout=60)

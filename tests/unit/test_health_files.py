@@ -64,3 +64,32 @@ def test_an_unwritable_health_dir_fails_the_probe_not_the_worker(
         assert step.files.problem(60, need_ready=False) is not None
     finally:
         get_settings.cache_clear()
+
+
+def test_beat_scheduler_touches_its_live_file_on_every_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file a beat probe reads is fresh only while the scheduler ticks."""
+    from celery import Celery
+
+    from ops.health import HealthFileScheduler
+
+    monkeypatch.setenv("SWITCHYARD_HEALTH_DIR", str(tmp_path / "health"))
+    get_settings.cache_clear()
+    app = Celery("beat-test", set_as_current=False)
+    app.conf.beat_schedule = {}
+    files = HealthFiles(tmp_path / "health")
+    files.touch_live()
+    try:
+        scheduler = HealthFileScheduler(app=app, schedule_filename=str(tmp_path / "schedule"))
+        assert not files.live.exists(), "a previous run's file is cleared at start"
+        scheduler.tick()
+        assert files.problem(60, need_ready=False) is None
+        old = time.time() - 300
+        os.utime(files.live, (old, old))
+        assert files.problem(120, need_ready=False) is not None
+        scheduler.tick()
+        assert files.problem(120, need_ready=False) is None
+        scheduler.close()
+    finally:
+        get_settings.cache_clear()

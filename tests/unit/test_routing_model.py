@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from routing.declaration import TOPOLOGY
+from routing.egress import HTTPS, Egress
 from routing.model import PoolSpec, QueueSpec, Route, Topology, TopologyError
 
 
@@ -68,3 +69,20 @@ def test_first_matching_route_wins() -> None:
     topo = _topology()
     assert topo.route_for("t.b.anything") == Route("t.b.*", "b", priority=3)
     assert topo.route_for("unrouted") is None
+
+
+@pytest.mark.parametrize(
+    ("egress", "message"),
+    [
+        (lambda: Egress("api", ports=()), "egress 'api': opens no port"),
+        (lambda: Egress("api", ports=(70000,)), "egress 'api': port 70000 outside 1-65535"),
+        (lambda: Egress("api", ports=(443,), cidrs=("10.0.0.0/33",)), "is not a CIDR"),
+        (
+            lambda: PoolSpec("p", queues=("q",), egress=(HTTPS, HTTPS)),
+            "egress 'https' is declared twice",
+        ),
+    ],
+)
+def test_a_bad_egress_is_refused_with_its_name(egress: object, message: str) -> None:
+    with pytest.raises(TopologyError, match=message):
+        egress()  # type: ignore[operator]
