@@ -12,12 +12,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psycopg
 from amqp.exceptions import AMQPError, NotFound
 from kombu import Connection
-from sqlalchemy import create_engine, inspect
-from sqlalchemy.exc import SQLAlchemyError
 
-from results.schema import OWN_TABLES, sqlalchemy_url
+from results.tables import OWN_TABLES
 
 Check = Callable[[], list[str]]
 
@@ -39,13 +38,21 @@ def missing_queues(broker_url: str, queues: Sequence[str]) -> list[str]:
 
 
 def missing_tables(database_url: str) -> list[str]:
-    """Switchyard's result tables the database does not have yet."""
-    engine = create_engine(sqlalchemy_url(database_url))
-    try:
-        present = set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-    return [f"table {t.name!r}" for t in OWN_TABLES if t.name not in present]
+    """Switchyard's result tables the database does not have yet (visible on the search path).
+
+    Asked through psycopg, as the pool's init container runs it: no SQLAlchemy in a pod that
+    does not migrate.
+    """
+    with psycopg.connect(database_url, connect_timeout=5) as conn:
+        present = {
+            row[0]
+            for row in conn.execute(
+                "SELECT c.relname FROM pg_class c WHERE c.relkind IN ('r', 'p') "
+                "AND pg_table_is_visible(c.oid) AND c.relname = ANY(%s)",
+                (list(OWN_TABLES),),
+            )
+        }
+    return [f"table {name!r}" for name in OWN_TABLES if name not in present]
 
 
 def wait_ready(
@@ -62,7 +69,7 @@ def wait_ready(
         for check in checks:
             try:
                 missing += check()
-            except (OSError, AMQPError, SQLAlchemyError) as exc:
+            except (OSError, AMQPError, psycopg.Error) as exc:
                 missing.append(f"unreachable: {type(exc).__name__}: {exc}")
         if not missing or time.monotonic() >= deadline:
             return missing
