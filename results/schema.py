@@ -91,7 +91,16 @@ CHORD_PART = _expiring_table(
     comment="Header results of running chords; a task id counts once however often it runs",
 )
 
-OWN_TABLES = (TASK_RESULT, GROUP_RESULT, CHORD, CHORD_PART)
+EFFECT = _expiring_table(
+    tables.EFFECT,
+    Column("key", Text, primary_key=True),
+    Column("task_id", Text, nullable=False),
+    Column("task_name", Text, nullable=False),
+    Column("outcome", JSONB, comment="what the effect returned"),
+    comment="Exactly-once effects: a key is claimed in the same transaction as the effect's writes",
+)
+
+OWN_TABLES = (TASK_RESULT, GROUP_RESULT, CHORD, CHORD_PART, EFFECT)
 
 
 def _copy_celery_tables() -> None:

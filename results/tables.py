@@ -11,8 +11,9 @@ TASK_RESULT = "switchyard_task_result"
 GROUP_RESULT = "switchyard_group_result"
 CHORD = "switchyard_chord"
 CHORD_PART = "switchyard_chord_part"
+EFFECT = "switchyard_effect"
 
-OWN_TABLES = (TASK_RESULT, GROUP_RESULT, CHORD, CHORD_PART)
+OWN_TABLES = (TASK_RESULT, GROUP_RESULT, CHORD, CHORD_PART, EFFECT)
 """Switchyard's own tables: every one has `updated_at`, indexed, through which retention
 deletes expired rows; the runtime role gets row access to each."""
 
