@@ -103,12 +103,22 @@ def scratch(settings: Settings) -> Iterator[Scratch]:
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
 
 
+# Switchyard's own tables when migrations began; later revisions add more.
+TABLES_BEFORE_MIGRATIONS = (
+    "switchyard_task_result",
+    "switchyard_group_result",
+    "switchyard_chord",
+    "switchyard_chord_part",
+)
+
+
 def _create_as_before_migrations(scratch: Scratch) -> None:
     """The tables as the old `switchyard db migrate` left them: its DDL, then its grants."""
     with scratch.owner() as conn:
         conn.execute(BEFORE_MIGRATIONS.read_text())
         for statement in grant_statements(scratch.runtime_role):
-            conn.execute(statement)
+            if statement.split(" ON ", 1)[1].split(" TO ", 1)[0] in TABLES_BEFORE_MIGRATIONS:
+                conn.execute(statement)
 
 
 def _rows(scratch: Scratch) -> dict[str, list[str]]:
@@ -212,7 +222,9 @@ def test_a_database_from_before_migrations_upgrades_in_place(scratch: Scratch) -
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"stamped {BASELINE}: the tables predate migrations\n")
     assert _version(scratch) == head()
-    assert _rows(scratch) == before
+    after = _rows(scratch)
+    assert {name: after[name] for name in before} == before
+    assert [rows for name, rows in after.items() if name not in before] == [[]] * (len(after) - len(before))
     new = scratch.backend()
     try:
         for task_id, result in tasks.items():
