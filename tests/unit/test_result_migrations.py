@@ -41,9 +41,9 @@ def test_printed_sql_creates_every_declared_table_and_grants_row_access() -> Non
     for table in metadata.tables:
         assert f"CREATE TABLE {table} (" in printed
     assert "INSERT INTO alembic_version (version_num) VALUES " in printed
-    assert (
-        f"SET version_num='{head()}'" in printed or f"VALUES ('{head()}')" in printed
-    ), "the printed SQL does not end at the head revision"
+    assert f"SET version_num='{head()}'" in printed or f"VALUES ('{head()}')" in printed, (
+        "the printed SQL does not end at the head revision"
+    )
     assert 'GRANT SELECT, INSERT, UPDATE, DELETE ON switchyard_task_result TO "app"' in printed
     assert "GRANT" not in migration_sql(runtime_role=None)
 
