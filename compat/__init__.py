@@ -8,10 +8,11 @@ version when a release renames, removes or reshapes it. `docs/internals.md` has 
 list and the dependency pins. This package imports nothing of Switchyard's: any layer may
 import it.
 
-Tested with celery 5.7.0, kombu 5.7.0, amqp 5.4.2, billiard 4.3.2 (pinned: celery and
-kombu ~=5.7.0, amqp ~=5.4.2, billiard ~=4.3.2). The release before each (celery 5.6.3,
-kombu 5.6.2, amqp 5.4.1, billiard 4.3.1) fails the contract tests: celery 5.6 has no
-`AMQP._retry_publish`; celery 5.7 needs kombu 5.7, amqp 5.4.2 and billiard 4.3.2 anyway.
+Tested with celery 5.7.0, kombu 5.7.0, amqp 5.4.2 and billiard 4.3.2; pinned in
+pyproject.toml to celery and kombu ~=5.7.0, amqp 5.4 (>=5.4.1) and billiard 4.3 (>=4.3.1).
+The releases before them (celery 5.6.3, kombu 5.6.2, amqp 5.4.1, billiard 4.3.1, installed
+together) fail two checks, both celery's: 5.6 has no `AMQP._retry_publish` and no
+`BaseBackend._ensure_retryable`; the kombu, amqp and billiard checks pass on them.
 
 Private names, where they are used, and why:
 
