@@ -13,6 +13,9 @@ every writer takes. The worker's thread waits for it, as for any write. The guar
 `attempt` takes the lock only if it is free, and a guard that finds it held skips this
 heartbeat, since the frame being written is traffic that keeps the connection alive too,
 and the guard must stay free to enforce time limits.
+
+py-amqp 5.4.2 also locks inside each frame writer (its frame buffer is shared); 5.4.1 does
+not, and a guard waiting on that lock would stop enforcing time limits while it waits.
 """
 
 from __future__ import annotations
