@@ -1,11 +1,16 @@
 """One lock around every frame written on a broker connection shared by two threads.
 
-An inline worker's consumer connection has two writers: the worker's own thread (acks,
-rejects, qos, its own heartbeats between tasks) and the task guard's thread (heartbeats
-while a task holds the worker's thread). Two frames written at once on one socket
-interleave their bytes, and the broker closes the connection on the first frame it cannot
-parse. The guard is meant to write only while the worker's thread is inside a task, which
-does not write on that connection; this lock makes it so even when that does not hold.
+An inline worker's consumer connection has two writers. The worker's own thread writes the
+ack or reject of each message (Celery's `Request.acknowledge`, `deadletter.request`),
+basic.qos and basic.consume, and its own heartbeats between tasks (`heartbeat_tick`, from
+the event loop). The task guard's thread writes heartbeats while a task holds the worker's
+thread (`TaskGuard._keep_connection`). Retries, dead-letter copies and chord bodies go out
+through the app's producer pool, on other connections; results go to PostgreSQL.
+
+Two frames written at once on one socket interleave their bytes, and the broker closes the
+connection on the first frame it cannot parse. The guard is meant to write only while the
+worker's thread is inside a task, which does not write on that connection; this lock makes
+it so even when that does not hold.
 
 py-amqp writes every frame of a connection through one function (`Connection.frame_writer`,
 listed in `compat`); `serialize_writes` wraps it once per connection with a lock that
@@ -14,8 +19,9 @@ every writer takes. The worker's thread waits for it, as for any write. The guar
 heartbeat, since the frame being written is traffic that keeps the connection alive too,
 and the guard must stay free to enforce time limits.
 
-py-amqp 5.4.2 also locks inside each frame writer (its frame buffer is shared); 5.4.1 does
-not, and a guard waiting on that lock would stop enforcing time limits while it waits.
+py-amqp 5.4.2 also locks inside each frame writer (its frame buffer is shared), but 5.4.1
+does not, and a guard that waited on that lock would stop enforcing time limits while it
+waited: this lock the guard only tries.
 """
 
 from __future__ import annotations
