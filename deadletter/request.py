@@ -16,6 +16,7 @@ from celery import Signature, Task
 from celery.exceptions import Reject
 from celery.worker.request import Request
 
+from compat import ack_request, request_app, request_message
 from deadletter import headers
 from deadletter.publish import dead_letter, requeue_counted
 from routing.names import DELAY_EXCHANGES, TASK_EXCHANGE, queue_of_routing_key
@@ -42,31 +43,30 @@ class DeadLetteringRequest(Request):
     def reject(self, requeue: bool = False) -> None:
         if self.acknowledged:
             return
-        # Celery's request keeps its message, app and ack callback in private slots.
-        inner: Any = self
-        message = inner._message
+        message = request_message(self)
+        app = request_app(self)
         reason = getattr(self, "_reject_reason", None) or "rejected"
         try:
             if requeue:
                 losses = int((message.headers or {}).get(headers.WORKER_LOSSES, 0)) + 1
                 if losses < MAX_WORKER_LOSSES:
-                    requeue_counted(inner._app, message, losses)
+                    requeue_counted(app, message, losses)
                 else:
                     dead_letter(
-                        inner._app,
+                        app,
                         message,
                         f"worker lost {losses} times running it; last: {reason}",
                         kind="worker_lost",
                     )
             else:
-                dead_letter(inner._app, message, reason, kind="rejected")
+                dead_letter(app, message, reason, kind="rejected")
         except Exception:
             # The copy was not confirmed: fall back to the broker's own reject, which
             # requeues or dead-letters natively. Nothing is acknowledged without a copy.
             logger.exception("republishing %s failed; rejecting natively", self.id)
             super().reject(requeue=requeue)
             return
-        inner._on_ack(logger, inner._connection_errors)
+        ack_request(self, logger)
         self.acknowledged = True
         self.send_event("task-rejected", requeue=requeue)
 

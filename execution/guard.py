@@ -9,13 +9,15 @@ broker connection, for as long as it runs. Without help, three things stop while
 - time limits: nothing interrupts a task past its soft or hard limit.
 
 `TaskGuard` is one thread that does these three while a task runs, and sleeps otherwise.
-It writes heartbeat frames on the connection, which is safe because the worker's thread
-does not touch the connection until the task has returned and the guard has let go of it
-(`running` takes the guard's lock on the way out). It interrupts the task the way
-billiard interrupts a prefork child, by a signal whose handler raises in the worker's
-thread. A task that does not return within `grace_s` of its hard limit (stuck in C code,
-or swallowing the exception) ends the process: its message, unacknowledged, goes back to
-the queue, and the quorum queue's delivery limit bounds how often that can happen.
+It writes heartbeat frames on the connection, which the worker's thread writes on too:
+`execution.write_lock` makes both take one lock for every frame, so their bytes never
+interleave on the socket (the worker's thread, besides, writes nothing on that connection
+until the task has returned and `running` has taken the guard's lock on the way out).
+It interrupts the task the way billiard interrupts a prefork child, by a signal whose
+handler raises in the worker's thread. A task that does not return within `grace_s` of its
+hard limit (stuck in C code, or swallowing the exception) ends the process: its message,
+unacknowledged, goes back to the queue, and the quorum queue's delivery limit bounds how
+often that can happen.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from types import FrameType
 from typing import Any, Protocol
 
 from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+
+from execution.write_lock import LockedFrameWriter, serialize_writes
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +107,7 @@ class TaskGuard:
         self._pending: BaseException | None = None
         self._connection: AmqpConnection | None = None
         self._socket: socket.socket | None = None
+        self._writes: LockedFrameWriter | None = None
         self._thread: threading.Thread | None = None
         self._main_thread = threading.main_thread().ident
 
@@ -122,10 +127,14 @@ class TaskGuard:
             self._thread = None
 
     def watch(self, connection: AmqpConnection | None, sock: socket.socket | None) -> None:
-        """The broker connection to keep alive while a task runs (None: none)."""
+        """The broker connection to keep alive while a task runs (None: none).
+
+        From here on, every frame written on it takes its write lock (`write_lock`)."""
+        writes = serialize_writes(connection) if connection is not None else None
         with self._lock:
             self._connection = connection
             self._socket = sock
+            self._writes = writes
 
     @contextmanager
     def running(
@@ -201,17 +210,21 @@ class TaskGuard:
 
     def _keep_connection(self, job: _Job, now: float) -> None:
         """Send heartbeats; notice the broker going silent. Called with the lock held."""
-        connection, sock = self._connection, self._socket
-        if connection is None or sock is None or not connection.heartbeat:
+        connection, sock, writes = self._connection, self._socket, self._writes
+        if connection is None or sock is None or writes is None or not connection.heartbeat:
             return
         interval = float(connection.heartbeat)
         if now - job.last_beat >= interval / 2:
-            try:
-                connection.send_heartbeat()
-            except OSError:
-                self._lost(job, "writing a heartbeat failed")
-                return
-            job.last_beat = now
+            with writes.attempt() as free:
+                # Held by the worker's thread: its frame keeps the connection alive; the
+                # heartbeat waits for the next tick rather than the guard for the lock.
+                if free:
+                    try:
+                        connection.send_heartbeat()
+                    except OSError:
+                        self._lost(job, "writing a heartbeat failed")
+                        return
+                    job.last_beat = now
         try:
             pending = _pending_bytes(sock)
         except OSError:
@@ -230,7 +243,7 @@ class TaskGuard:
         if isinstance(self._pending, ConnectionLostDuringTask):
             return
         logger.error("broker connection lost while %s ran (%s); stopping it", job.name, why)
-        self._connection = self._socket = None
+        self._connection = self._socket = self._writes = None
         self._interrupt(ConnectionLostDuringTask(why))
 
 

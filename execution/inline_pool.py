@@ -27,6 +27,7 @@ from celery import bootsteps, signals
 from celery.concurrency.base import BasePool, apply_target
 from celery.exceptions import WorkerShutdown, WorkerTerminate
 
+from compat import CONSUMER_CONNECTION_STEP
 from deadletter import headers
 from execution.guard import WEDGED_GRACE_S, TaskGuard, connection_parts
 from execution.isolated import run_in_child
@@ -154,7 +155,7 @@ def _is_suspect(args: tuple[Any, ...]) -> bool:
 class WatchConnection(bootsteps.StartStopStep):
     """Tells an inline pool which broker connection its guard keeps alive."""
 
-    requires = ("celery.worker.consumer.connection:Connection",)
+    requires = (CONSUMER_CONNECTION_STEP,)
 
     def start(self, c: Any) -> None:
         _watch(c, c.connection)

@@ -14,11 +14,11 @@ import os
 import pickle
 import signal
 from collections.abc import Callable
-from multiprocessing import util as multiprocessing_util
 from typing import Any
 
 from billiard.exceptions import WorkerLostError
 
+from compat import run_after_forkers
 from execution.guard import TaskGuard
 
 
@@ -45,7 +45,7 @@ def run_in_child(
         try:
             # Celery and kombu drop the parent's broker connection pools here, as in a
             # prefork child: a publish from the task opens the child's own connection.
-            multiprocessing_util._run_after_forkers()  # type: ignore[attr-defined]
+            run_after_forkers()
             guard = TaskGuard()
             guard.start()
             with guard.running(name, soft_limit_s, hard_limit_s):

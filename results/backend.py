@@ -28,8 +28,8 @@ from celery.backends.base import BaseBackend
 from celery.canvas import maybe_signature
 from celery.exceptions import ChordError, ImproperlyConfigured, TimeoutError
 from celery.result import GroupResult, allow_join_result, result_from_tuple
-from celery.utils.functional import _regen  # type: ignore[attr-defined]
 
+from compat import LazyGroupResults, publish_callback
 from results import BACKEND_SCHEME, chords, codec, store
 from results.connections import RETRYABLE, Connection, ProcessPool
 from results.listener import ResultListener
@@ -236,7 +236,7 @@ class SwitchyardBackend(_Base):  # type: ignore[misc]
         self.ensure_chords_allowed()
         group_id = header_result_args[0]
         self._ensure_retryable(self._with_conn, chords.begin, group_id)
-        if not isinstance(header_result_args[1], _regen):
+        if not isinstance(header_result_args[1], LazyGroupResults):
             header = self.app.GroupResult(*header_result_args)
             # Nested groups keep their shape only if the header is saved for the join.
             if any(isinstance(r, GroupResult) for r in header.results):
@@ -289,7 +289,7 @@ class SwitchyardBackend(_Base):  # type: ignore[misc]
                 self.chord_error_from_stack(callback, exc)
             else:
                 try:
-                    self.app.amqp._retry_publish(callback.delay, values)
+                    publish_callback(self.app, callback.delay, values)
                 except Exception as exc:  # any publish failure fails the body, as stock
                     logger.exception("chord %s: sending the body failed", group_id)
                     self.chord_error_from_stack(

@@ -16,10 +16,11 @@ from celery.bootsteps import Blueprint
 from celery.worker.consumer.delayed_delivery import DelayedDelivery
 from kombu.transport.native_delayed_delivery import bind_queue_to_native_delayed_delivery_exchange
 
+from compat import DELAYED_DELIVERY_STEP
+
 logger = logging.getLogger(__name__)
 B = TypeVar("B", bound=Blueprint)
 
-CELERY_STEP = "celery.worker.consumer.delayed_delivery:DelayedDelivery"
 STEP = f"{__name__}:ConsumedQueuesDelayedDelivery"
 
 
@@ -42,5 +43,5 @@ class ConsumedQueuesDelayedDelivery(DelayedDelivery):
 
 def with_consumed_queues_step(blueprint: type[B]) -> type[B]:
     """A consumer blueprint whose delayed-delivery step is this one instead of Celery's."""
-    steps = [STEP if step == CELERY_STEP else step for step in blueprint.default_steps]
+    steps = [STEP if step == DELAYED_DELIVERY_STEP else step for step in blueprint.default_steps]
     return type(blueprint.__name__, (blueprint,), {"default_steps": steps})

@@ -20,6 +20,8 @@ from ops.stack.manager import Stack
 from ops.supervisor import Supervisor
 from tasks.probes import record_run
 from tests.integration.conftest import start_pool
+from tests.integration.management_stats import stat
+from tests.integration.metrics_support import poll
 
 LOW_TIMEOUT_MS = 3000
 
@@ -45,12 +47,19 @@ def test_countdown_past_consumer_timeout_runs_once_when_due(
     worker = supervisor.processes[-1]
     api = ManagementAPI(settings.broker_api_url)
     vhost = settings.broker_url.rsplit("/", 1)[1]
+
+    def unacked() -> int | None:
+        count = stat(api.get(f"queues/{quote(vhost)}/default"), "messages_unacknowledged")
+        return None if count is None else int(count)
+
+    # The queue's statistics come once a statistics interval: wait for them, so that every
+    # reading below counts something (a missing count is not a zero).
+    assert poll(unacked, lambda n: n is not None, timeout=60) is not None
     sent = time.monotonic()
     runs = tmp_path / "runs.log"  # one line per run of the task
     result = record_run.apply_async(args=([42], str(runs)), countdown=LOW_TIMEOUT_MS / 1000 * 2 + 1)
     while time.monotonic() - sent < LOW_TIMEOUT_MS / 1000 * 2:
-        queue = api.get(f"queues/{quote(vhost)}/default")
-        assert queue.get("messages_unacknowledged", 0) == 0  # not held by the worker
+        assert unacked() == 0  # not held by the worker
         time.sleep(0.5)
     assert result.get(timeout=60) == 1
     assert time.monotonic() - sent >= LOW_TIMEOUT_MS / 1000 * 2 + 1

@@ -19,6 +19,7 @@ from ops.supervisor import Supervisor
 from tasks.faults import outstay_soft_limit
 from tasks.probes import echo
 from tests.integration.conftest import start_pool
+from tests.integration.management_stats import stat
 from tests.integration.metrics_support import poll
 
 HEARTBEAT_S = 2
@@ -86,13 +87,14 @@ def test_time_limits_stop_inline_tasks_and_the_worker_goes_on(
 
 
 def _consuming_connections(settings: Settings) -> set[str]:
-    """Names (peer address and port) of the connections consuming the `default` queue."""
+    """Names (peer address and port) of the connections consuming the `default` queue.
+
+    A consumer whose channel's statistics have not arrived yet (`channel_details: []`)
+    is not counted: callers poll until it is."""
     api = ManagementAPI(settings.broker_api_url)
-    return {
-        c["channel_details"]["connection_name"]
-        for c in api.get("consumers")
-        if c.get("queue", {}).get("name") == "default"
-    }
+    consumers = [c for c in api.get("consumers") if stat(c, "queue", "name") == "default"]
+    names = {stat(c, "channel_details", "connection_name") for c in consumers}
+    return {str(name) for name in names if name is not None}
 
 
 def test_an_inline_worker_keeps_its_connection_through_a_task_longer_than_two_heartbeats(
@@ -109,4 +111,7 @@ def test_an_inline_worker_keeps_its_connection_through_a_task_longer_than_two_he
     long = 3.5 * HEARTBEAT_S_WORKER
     assert echo.apply_async(("long",), {"pause_s": long}).get(timeout=long + 30) == "long"
     assert echo.delay("next").get(timeout=20) == "next"
-    assert _consuming_connections(settings) == before, "the broker dropped the consumer"
+    # A new consumer (after a reconnection) is listed without statistics for a while: wait
+    # for them before comparing, so that the comparison sees it.
+    after = poll(lambda: _consuming_connections(settings), bool, timeout=30)
+    assert after == before, "the broker dropped the consumer"
