@@ -18,18 +18,6 @@ from results import BACKEND_SCHEME, sqlalchemy_url
 from routing.celery_settings import routing_settings
 from routing.declaration import TOPOLOGY
 
-TASK_MODULES = (
-    "tasks.demo",
-    "tasks.media",
-    "tasks.inventory",
-    "tasks.external",
-    "tasks.analytics",
-    "tasks.maintenance",
-    "tasks.faults",
-    "tasks.metrics_probes",
-    "tasks.probes",
-)
-
 
 def result_backend_url(database_url: str) -> str:
     """Celery's database backend URL for a PostgreSQL URL, on psycopg 3."""
@@ -76,7 +64,8 @@ def create_app() -> Celery:
     """A Celery app whose configuration is computed on first access, not at import."""
     celery = Celery(
         "switchyard",
-        include=list(TASK_MODULES),
+        # The routes of the declaration name every task module; there is no second list.
+        include=list(TOPOLOGY.task_modules),
         task_cls="deadletter.request:DeadLetteringTask",
     )
     celery.add_defaults(lambda: celery_settings(get_settings()))

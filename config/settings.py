@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         gt=0,
         description="The broker's consumer_timeout; no task time limit may reach it",
     )
+    dlq_max_replays: int = Field(
+        default=3,
+        ge=0,
+        description="Replays a dead letter may have; `dlq replay` parks one replayed this "
+        "often in `<queue>.parked` with the reason instead of replaying it again",
+    )
     health_dir: str = Field(
         default="/tmp/switchyard-health",  # noqa: S108 - an emptyDir in a pod
         description="Where a worker keeps its liveness and readiness files for exec probes",

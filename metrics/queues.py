@@ -8,7 +8,7 @@ from typing import Literal
 from routing import names
 from routing.model import Topology
 
-QueueKind = Literal["work", "dead_letter", "unroutable"]
+QueueKind = Literal["work", "dead_letter", "parked", "unroutable"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,8 @@ class WatchedQueue:
 
 
 def watched_queues(topology: Topology) -> tuple[WatchedQueue, ...]:
-    """Every work queue, the dead-letter queue of each, and the unroutable queue."""
+    """Every work queue, the dead-letter and parked queues of each, and the unroutable queue."""
     work = [WatchedQueue(q.name, "work") for q in topology.queues]
     dead = [WatchedQueue(names.dlq_name(q.name), "dead_letter", q.name) for q in topology.queues]
-    return (*work, *dead, WatchedQueue(names.UNROUTABLE_QUEUE, "unroutable"))
+    parked = [WatchedQueue(names.parked_name(q.name), "parked", q.name) for q in topology.queues]
+    return (*work, *dead, *parked, WatchedQueue(names.UNROUTABLE_QUEUE, "unroutable"))

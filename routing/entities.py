@@ -59,6 +59,18 @@ def dead_letter_queue(spec: QueueSpec) -> Queue:
     )
 
 
+def parked_queue(spec: QueueSpec) -> Queue:
+    """Dead letters replayed too often wait here for a person, never replayed in bulk."""
+    name = names.parked_name(spec.name)
+    return Queue(
+        name,
+        exchange=dead_letter_exchange(),
+        routing_key=name,
+        durable=True,
+        queue_arguments=queue_arguments("quorum"),
+    )
+
+
 def unroutable_queue() -> Queue:
     return Queue(
         names.UNROUTABLE_QUEUE,
@@ -75,17 +87,24 @@ class BrokerEntities:
 
     work_queues: tuple[Queue, ...]
     dead_letter_queues: tuple[Queue, ...]
+    parked_queues: tuple[Queue, ...]
     unroutable_queue: Queue
 
     @property
     def all_queues(self) -> tuple[Queue, ...]:
         # The unroutable queue first: the task exchange names its exchange as alternate.
-        return (self.unroutable_queue, *self.dead_letter_queues, *self.work_queues)
+        return (
+            self.unroutable_queue,
+            *self.dead_letter_queues,
+            *self.parked_queues,
+            *self.work_queues,
+        )
 
 
 def broker_entities(topology: Topology) -> BrokerEntities:
     return BrokerEntities(
         work_queues=tuple(work_queue(q) for q in topology.queues),
         dead_letter_queues=tuple(dead_letter_queue(q) for q in topology.queues),
+        parked_queues=tuple(parked_queue(q) for q in topology.queues),
         unroutable_queue=unroutable_queue(),
     )

@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from routing.egress import Egress
 
+from routing.names import DLQ_SUFFIX, PARKED_SUFFIX
+
 QueueType = Literal["classic", "quorum"]
 PoolKind = Literal["prefork", "threads", "solo", "inline"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 MAX_PRIORITY_LIMIT = 255  # AMQP allows 1-255; RabbitMQ advises 10 or fewer
 DEFAULT_DELIVERY_LIMIT = 5
+_GLOB_CHARS = "*?[]"
 
 
 class TopologyError(ValueError):
@@ -44,8 +47,11 @@ class QueueSpec:
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in " #*"):
             raise TopologyError(f"queue {self.name!r}: a name without spaces, '#' or '*'")
-        if self.name.endswith(".dlq"):
-            raise TopologyError(f"queue {self.name!r}: '.dlq' names are derived, not declared")
+        for suffix in (DLQ_SUFFIX, PARKED_SUFFIX):
+            if self.name.endswith(suffix):
+                raise TopologyError(
+                    f"queue {self.name!r}: '{suffix}' names are derived, not declared"
+                )
         if self.max_priority is not None:
             if not 1 <= self.max_priority <= MAX_PRIORITY_LIMIT:
                 raise TopologyError(
@@ -65,11 +71,29 @@ class QueueSpec:
 
 @dataclass(frozen=True)
 class Route:
-    """Tasks whose name matches `pattern` (exact or glob) go to `queue`."""
+    """Tasks whose name matches `pattern` go to `queue`.
+
+    The pattern is a task name (`tasks.media.transcode`) or every task of a module
+    (`tasks.media.*`); either way it names the module the worker imports, so adding a
+    route is all it takes for a worker to register the module's tasks.
+    """
 
     pattern: str
     queue: str
     priority: int | None = None
+
+    def __post_init__(self) -> None:
+        module, _, function = self.pattern.rpartition(".")
+        if not module or not function or any(c in module for c in _GLOB_CHARS):
+            raise TopologyError(
+                f"route {self.pattern!r}: a task name ('package.module.task') or a module's "
+                "tasks ('package.module.*'); the module part names what the worker imports"
+            )
+
+    @property
+    def module(self) -> str:
+        """The module whose tasks this route covers, which the worker imports."""
+        return self.pattern.rpartition(".")[0]
 
     def matches(self, task_name: str) -> bool:
         return fnmatch.fnmatchcase(task_name, self.pattern)
@@ -199,6 +223,12 @@ class Topology:
                     f"consumer_timeout ({consumer_timeout_s}s); the broker would close the "
                     "channel mid-task"
                 )
+
+    @property
+    def task_modules(self) -> tuple[str, ...]:
+        """The modules a worker imports, each once, in route order: the declaration's
+        routes name them, so no second list can leave a routed task unregistered."""
+        return tuple(dict.fromkeys(route.module for route in self.routes))
 
     def queue(self, name: str) -> QueueSpec:
         for queue in self.queues:

@@ -16,6 +16,7 @@ DEAD_LETTER_EXCHANGE = "switchyard.dlx"
 UNROUTABLE_EXCHANGE = "switchyard.unroutable"
 UNROUTABLE_QUEUE = "unroutable"
 DLQ_SUFFIX = ".dlq"
+PARKED_SUFFIX = ".parked"
 
 # A countdown sends a task through the broker's delay exchanges, whose routing key is the
 # delay in binary ("0.1.1...") in front of the task's own routing key.
@@ -32,6 +33,11 @@ DELAY_EXCHANGES = frozenset(
 def dlq_name(queue: str) -> str:
     """The dead-letter queue of a work queue."""
     return queue + DLQ_SUFFIX
+
+
+def parked_name(queue: str) -> str:
+    """Where a dead letter of a work queue goes when it has been replayed too often."""
+    return queue + PARKED_SUFFIX
 
 
 def worker_nodename(pool: str, instance: int = 0) -> str:

@@ -1,4 +1,4 @@
-"""`switchyard dlq list | show QUEUE | replay QUEUE [--limit N] | purge QUEUE --yes`."""
+"""`switchyard dlq list | show QUEUE | replay QUEUE [--limit N] [--dry-run] | purge QUEUE --yes`."""
 
 from __future__ import annotations
 
@@ -19,7 +19,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.set_defaults(handler=_show)
     replay = actions.add_parser("replay", help="republish messages to the queue they came from")
     replay.add_argument("queue")
-    replay.add_argument("--limit", type=int, help="at most N messages (default: all)")
+    replay.add_argument(
+        "--limit", type=int, help="at most N messages (default: all the queue holds now)"
+    )
+    replay.add_argument(
+        "--dry-run", action="store_true", help="show what would be replayed or parked; move nothing"
+    )
+    replay.add_argument(
+        "--max-replays",
+        type=int,
+        default=None,
+        help="park a message replayed this often already (default: SWITCHYARD_DLQ_MAX_REPLAYS)",
+    )
     replay.set_defaults(handler=_replay)
     purge = actions.add_parser("purge", help="delete every message of a dead-letter queue")
     purge.add_argument("queue")
@@ -53,9 +64,12 @@ def _list(_: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     with dlq.channel(_url()) as ch:
         letters = dlq.show(ch, _queue(args.queue), args.limit)
-    print(f"{'TASK':<44}{'ID':<38}{'DEATHS':<8}REASON")
+    print(f"{'TASK':<44}{'ID':<38}{'DEATHS':<8}{'REPLAYS':<9}REASON")
     for letter in letters:
-        print(f"{letter.task:<44}{letter.task_id:<38}{letter.deaths:<8}{letter.reason}")
+        print(
+            f"{letter.task:<44}{letter.task_id:<38}{letter.deaths:<8}{letter.replays:<9}"
+            f"{letter.reason}"
+        )
     by_reason = Counter(letter.reason.split(":")[0] for letter in letters)
     print(
         f"{len(letters)} shown; by reason: "
@@ -65,9 +79,15 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    max_replays = get_settings().dlq_max_replays if args.max_replays is None else args.max_replays
     with dlq.channel(_url()) as ch:
-        count = dlq.replay(ch, _queue(args.queue), args.limit)
-    print(f"replayed {count} message(s) from {args.queue}, each removed after its confirm")
+        report = dlq.replay(
+            ch, _queue(args.queue), args.limit, max_replays=max_replays, dry_run=args.dry_run
+        )
+    for line in report.lines():
+        print(line)
+    if not args.dry_run:
+        print("each message was removed from the queue after the broker confirmed its copy")
     return 0
 
 

@@ -33,7 +33,7 @@ def test_show_replay_and_purge(
         assert all(letter.source_queue == "default" for letter in letters)
     with dlq.channel(settings.broker_url) as ch:
         assert dlq.depths(ch)["default.dlq"] == 3  # show put them all back
-        assert dlq.replay(ch, "default.dlq", limit=2) == 2
+        assert dlq.replay(ch, "default.dlq", limit=2, max_replays=3).replayed_total == 2
     assert queue_depth(amqp, "default.dlq") == 1
     assert queue_depth(amqp, "default") == 2
     _, props, _ = amqp.basic_get("default", auto_ack=True)
