@@ -44,7 +44,7 @@ def test_200_failing_messages_are_replayed_once_each_and_come_back_with_two_deat
     with dlq.channel(settings.broker_url) as ch:
         dry = dlq.replay(ch, "default.dlq", max_replays=3, dry_run=True)
     assert (dry.snapshot, dry.replayed, dry.parked) == (MESSAGES, {"default": MESSAGES}, {})
-    assert queue_depth(amqp, "default.dlq") == MESSAGES  # a dry run moves nothing
+    assert wait_for_depth(amqp, "default.dlq", MESSAGES) == MESSAGES  # a dry run moves nothing
 
     with dlq.channel(settings.broker_url) as ch:
         report = dlq.replay(ch, "default.dlq", max_replays=3)
@@ -70,7 +70,7 @@ def test_200_failing_messages_are_replayed_once_each_and_come_back_with_two_deat
     assert (parked.replayed, parked.parked) == ({}, {"default": MESSAGES})
     assert queue_depth(amqp, "default.dlq") == 0
     assert queue_depth(amqp, "default") == 0
-    assert queue_depth(amqp, "default.parked") == MESSAGES
+    assert wait_for_depth(amqp, "default.parked", MESSAGES) == MESSAGES
     _, props, _ = amqp.basic_get("default.parked", auto_ack=False)
     assert props.headers[headers.DEATHS] == 2
     assert "replayed 1 time(s), the limit; died 2 time(s)" in props.headers[headers.PARKED_REASON]
