@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from config.settings import SettingsError
 from ops.broker_users import PoolUserError
 from ops.commands import (
+    apply,
     bench,
     chaos,
     chart,
@@ -24,10 +25,25 @@ from ops.commands import (
     topology,
 )
 from ops.management_api import ManagementAPIError
+from ops.prune import PruneRefused
 from ops.stack.accounts import StackError
 from routing.model import TopologyError
 
-_GROUPS = (stack, db, topology, run, send, dlq, bench, chaos, exporter, metrics, chart, health)
+_GROUPS = (
+    stack,
+    db,
+    apply,
+    topology,
+    run,
+    send,
+    dlq,
+    bench,
+    chaos,
+    exporter,
+    metrics,
+    chart,
+    health,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (StackError, SettingsError, ManagementAPIError, TopologyError, PoolUserError) as exc:
+    except (
+        StackError,
+        SettingsError,
+        ManagementAPIError,
+        TopologyError,
+        PoolUserError,
+        PruneRefused,
+    ) as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader went away, as `| head` does

@@ -2,19 +2,32 @@
 
 RabbitMQ refuses a redeclaration with other arguments only when someone redeclares; a
 queue created by hand or by an older release sits there unnoticed until then. The diff
-names every difference up front: missing or different queues and exchanges, and bindings
-on the project's exchanges that are missing or unexpected.
+names every difference up front: missing or different queues and exchanges, bindings on
+the project's exchanges that are missing or unexpected, and what the declaration no longer
+has: leftover queues, exchanges and pool users (`leftovers`, which `topology prune` removes).
+
+Celery's own entities are not leftovers: its control and event exchanges, the native
+delayed-delivery exchanges and queues, and the auto-delete queues every worker and client
+declares for itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kombu import Exchange
 
+from routing import names
 from routing.entities import BrokerEntities
 from routing.names import delayed_binding_key
+from routing.permissions import CONTROL_EXCHANGE, CONTROL_REPLY_EXCHANGE, EVENT_EXCHANGE
+
+# Exchanges Celery or kombu declare themselves; never the declaration's to remove.
+CELERY_EXCHANGES = frozenset(
+    {CONTROL_EXCHANGE, CONTROL_REPLY_EXCHANGE, EVENT_EXCHANGE, *names.DELAY_EXCHANGES}
+)
+POOL_USER_PREFIX = names.pool_broker_user("")
 
 
 @dataclass(frozen=True)
@@ -24,6 +37,27 @@ class LiveBroker:
     queues: list[dict[str, Any]]
     exchanges: list[dict[str, Any]]
     bindings: list[dict[str, Any]]
+    users: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What the broker has and the declaration no longer does."""
+
+    queues: dict[str, int]  # name -> messages it holds (ready and unacknowledged)
+    exchanges: tuple[str, ...]
+    bindings: tuple[tuple[str, str, str], ...]  # (exchange, queue, routing key)
+    users: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.queues or self.exchanges or self.bindings or self.users)
+
+    def lines(self) -> list[str]:
+        out = [f"leftover queue {q!r} ({n} message(s))" for q, n in sorted(self.queues.items())]
+        out += [f"leftover exchange {e!r}" for e in self.exchanges]
+        out += [f"unexpected binding {s} -> {d} (key {k!r})" for s, d, k in self.bindings]
+        out += [f"leftover pool user {u!r}" for u in self.users]
+        return out
 
 
 def expected_exchanges(entities: BrokerEntities) -> dict[str, Exchange]:
@@ -36,8 +70,59 @@ def expected_bindings(entities: BrokerEntities) -> set[tuple[str, str, str]]:
     return plain | delayed
 
 
-def diff(entities: BrokerEntities, live: LiveBroker) -> list[str]:
-    """One line per difference; empty when the broker matches the declaration."""
+def leftovers(
+    entities: BrokerEntities, live: LiveBroker, pool_users: frozenset[str] | None
+) -> Leftovers:
+    """Queues, exchanges, bindings on the project's exchanges and pool users that the
+    broker has and the declaration (with `pool_users`, the users its pools connect as;
+    None: users are not compared) does not."""
+    declared_queues = {q.name for q in entities.all_queues}
+    queues = {
+        q["name"]: int(q.get("messages", 0) or 0)
+        for q in live.queues
+        if q["name"] not in declared_queues
+        and q["name"] not in names.DELAY_EXCHANGES  # each delay level: a queue, same name
+        and q.get("durable", False)
+        and not q.get("auto_delete", False)
+        and not q.get("exclusive", False)
+    }
+    ours = set(expected_exchanges(entities))
+    exchanges = tuple(
+        sorted(
+            e["name"]
+            for e in live.exchanges
+            if e["name"]
+            and not e["name"].startswith("amq.")
+            and e["name"] not in ours
+            and e["name"] not in CELERY_EXCHANGES
+        )
+    )
+    present = {
+        (b["source"], b["destination"], b.get("routing_key", ""))
+        for b in live.bindings
+        if b.get("source") in ours and b.get("destination_type", "queue") == "queue"
+    }
+    # A leftover queue's bindings go with it; only bindings to declared queues are listed.
+    bindings = tuple(sorted(b for b in present - expected_bindings(entities) if b[1] not in queues))
+    users = tuple(
+        sorted(
+            u["name"]
+            for u in live.users
+            if pool_users is not None
+            and u["name"].startswith(POOL_USER_PREFIX)
+            and u["name"] not in pool_users
+        )
+    )
+    return Leftovers(queues, exchanges, bindings, users)
+
+
+def diff(
+    entities: BrokerEntities, live: LiveBroker, pool_users: frozenset[str] | None = None
+) -> list[str]:
+    """One line per difference; empty when the broker matches the declaration.
+
+    With `pool_users` (the users the declaration's pools connect as) users are compared
+    too: a missing one, and a pool user no pool connects as any more."""
     problems: list[str] = []
     live_queues = {q["name"]: q for q in live.queues}
     for queue in entities.all_queues:
@@ -67,17 +152,17 @@ def diff(entities: BrokerEntities, live: LiveBroker) -> list[str]:
         )
 
     ours = set(expected_exchanges(entities))
-    wanted = expected_bindings(entities)
     present = {
         (b["source"], b["destination"], b.get("routing_key", ""))
         for b in live.bindings
         if b.get("source") in ours
     }
-    for source, dest, key in sorted(wanted - present):
+    for source, dest, key in sorted(expected_bindings(entities) - present):
         problems.append(f"missing binding {source} -> {dest} (key {key!r})")
-    for source, dest, key in sorted(present - wanted):
-        problems.append(f"unexpected binding {source} -> {dest} (key {key!r})")
-    return problems
+    if pool_users is not None:
+        existing = {u["name"] for u in live.users}
+        problems += [f"missing pool user {u!r}" for u in sorted(pool_users - existing)]
+    return problems + leftovers(entities, live, pool_users).lines()
 
 
 def _arguments(what: str, declared: dict[str, Any], live: dict[str, Any]) -> list[str]:

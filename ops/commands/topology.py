@@ -1,4 +1,4 @@
-"""`switchyard topology show | declare | diff`."""
+"""`switchyard topology show | declare | diff | wait | prune`."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from config.settings import get_settings
 from metrics.exporter import vhost_of
 from ops.broker import connection
 from ops.broker_users import grant_pool_users
-from ops.management_api import ManagementAPI, quote
+from ops.live_broker import expected_pool_users, live_broker, management_api
+from ops.management_api import ManagementAPI
+from ops.prune import PrunePlan, PruneRefused, count_now, prune
 from routing import names
 from routing.declaration import TOPOLOGY
 from routing.declare import declare_topology
-from routing.diff import LiveBroker, diff
+from routing.diff import diff, leftovers
 from routing.entities import broker_entities
 
 
@@ -29,7 +31,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "declare", help="declare everything on the broker (idempotent)"
     ).set_defaults(handler=_declare)
     actions.add_parser(
-        "diff", help="compare the live broker with the declaration; exit 1 on any difference"
+        "diff",
+        help="compare the live broker with the declaration, leftovers included; "
+        "exit 1 on any difference",
     ).set_defaults(handler=_diff)
     wait = actions.add_parser(
         "wait",
@@ -39,6 +43,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     wait.add_argument("--timeout", type=float, default=600.0, metavar="S")
     wait.add_argument("--interval", type=float, default=2.0, metavar="S")
     wait.set_defaults(handler=_wait)
+    prune = actions.add_parser(
+        "prune",
+        help="remove queues, exchanges, bindings and pool users the declaration no longer has",
+    )
+    prune.add_argument("--yes", action="store_true", help="do not ask before removing")
+    prune.add_argument(
+        "--force", action="store_true", help="delete queues that still hold messages, with them"
+    )
+    prune.add_argument(
+        "--move-to", metavar="QUEUE", help="first move each leftover queue's messages to QUEUE"
+    )
+    prune.set_defaults(handler=_prune)
 
 
 def describe() -> dict[str, Any]:
@@ -137,21 +153,10 @@ def _declare(_: argparse.Namespace) -> int:
     return 0
 
 
-def live_broker() -> LiveBroker:
-    """Read queues, exchanges and bindings of the app's vhost from the management API."""
-    settings = get_settings()
-    settings.require("broker_url", "broker_api_url")
-    vhost = vhost_of(settings.broker_url)
-    api = ManagementAPI(settings.broker_api_url)
-    return LiveBroker(
-        queues=api.get(f"queues/{quote(vhost)}"),
-        exchanges=api.get(f"exchanges/{quote(vhost)}"),
-        bindings=api.get(f"bindings/{quote(vhost)}"),
-    )
-
-
 def _diff(_: argparse.Namespace) -> int:
-    problems = diff(broker_entities(TOPOLOGY), live_broker())
+    settings = get_settings()
+    pool_users = expected_pool_users(TOPOLOGY, settings)
+    problems = diff(broker_entities(TOPOLOGY), live_broker(settings), pool_users)
     for line in problems:
         print(line)
     if problems:
@@ -184,4 +189,27 @@ def _wait(args: argparse.Namespace) -> int:
         )
         return 1
     print(f"pool {pool.name}: queues and result tables exist")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    entities = broker_entities(TOPOLOGY)
+    found = leftovers(entities, live_broker(settings), expected_pool_users(TOPOLOGY, settings))
+    if not found:
+        print("nothing to prune: the broker has nothing the declaration does not")
+        return 0
+    plan = PrunePlan(count_now(found, settings.broker_url), force=args.force, move_to=args.move_to)
+    plan.check({q.name for q in entities.all_queues})
+    print("prune will:")
+    for line in plan.lines():
+        print(f"  {line}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise PruneRefused("not a terminal to confirm on: add --yes to prune")
+        if input("go ahead? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return 1
+    for line in prune(plan, settings.broker_url, management_api(settings)):
+        print(line)
     return 0

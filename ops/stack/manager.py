@@ -185,6 +185,21 @@ class Stack:
             )
         return result
 
+    def refresh_pools(self) -> list[str]:
+        """After the declaration changed: a password for every pool, each pool's user on
+        the local node, and the settings file listing their URLs. Nothing for an external
+        broker, whose pool URLs come from the environment.
+
+        Raises:
+            ManagementAPIError: the local node does not answer (`switchyard stack up`).
+        """
+        if self.external_broker:
+            return []
+        urls = self.pool_broker_urls()
+        self.rabbit.provision(urls)
+        self._write_env_file()
+        return [f"settings  {self.layout.env_file}: broker URLs of {len(urls)} pool(s)"]
+
     def pool_broker_urls(self) -> dict[str, str]:
         """Each pool's own broker URL on the local node (its user sees only its queues)."""
         s = self._secrets()
