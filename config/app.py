@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from celery.signals import celeryd_init
 
 from config.celery_defaults import FIXED
-from config.settings import Settings, get_settings
+from config.settings import Settings, SettingsError, get_settings
 from execution.inline_pool import WatchConnection
 from metrics.install import instrument
 from ops.health import install_health_files
@@ -60,6 +61,17 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+def refuse_producer_credentials(sender: Any = None, **_: Any) -> None:
+    """`celeryd_init`: a worker of a pool whose own broker user is missing stops before it
+    connects. Celery logs and ignores what a signal handler raises, so this exits."""
+    if get_settings().task_always_eager:
+        return
+    try:
+        get_settings().require_pool_url(str(sender).partition("@")[0])
+    except SettingsError as exc:
+        raise SystemExit(f"switchyard: {exc}") from None
+
+
 def create_app() -> Celery:
     """A Celery app whose configuration is computed on first access, not at import."""
     celery = Celery(
@@ -70,6 +82,7 @@ def create_app() -> Celery:
     )
     celery.add_defaults(lambda: celery_settings(get_settings()))
     celery.steps["consumer"].add(WatchConnection)
+    celeryd_init.connect(refuse_producer_credentials, weak=False)
     install_health_files(celery)
     instrument(celery)
     return celery

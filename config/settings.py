@@ -122,6 +122,22 @@ class Settings(BaseSettings):
         description="Run tasks in the calling process, without broker or workers (unit tests)",
     )
 
+    def require_pool_url(self, pool: str) -> None:
+        """Fail when a worker of `pool` would connect as the producer: pools have broker
+        users of their own here (`pool_broker_urls`), and this worker got none.
+
+        Raises:
+            SettingsError: naming the pool and the command that creates its user.
+        """
+        if self.pool_broker_urls and not self.pool_broker_url:
+            state = "has one" if pool in self.pool_broker_urls else "has none"
+            raise SettingsError(
+                f"pool {pool!r}: no broker user of its own ({ENV_PREFIX}POOL_BROKER_URL is "
+                f"not set; {ENV_PREFIX}POOL_BROKER_URLS {state} for it). Run `switchyard "
+                "apply` to create it and start the pool with `switchyard run`; it will not "
+                "connect as the producer's user"
+            )
+
     def require(self, *names: str) -> None:
         """Fail with the variables to set when a command needs settings that are empty."""
         missing = [n for n in names if not getattr(self, n)]

@@ -80,6 +80,18 @@ def grant_pool_users(
 def pool_worker_env(pool: str) -> dict[str, str]:
     """What a launched worker of `pool` needs in its environment: the pool's own broker
     user (none when no pool URLs are configured: it then uses the shared broker URL) and
-    what its command line needs (`routing.worker_command.worker_env`)."""
-    url = get_settings().pool_broker_urls.get(pool)
+    what its command line needs (`routing.worker_command.worker_env`).
+
+    Raises:
+        PoolUserError: the other pools have broker URLs and this one has none; it would
+            otherwise connect as the producer's user.
+    """
+    settings = get_settings()
+    url = settings.pool_broker_urls.get(pool)
+    if settings.pool_broker_urls and not url:
+        raise PoolUserError(
+            f"pool {pool!r} has no broker user of its own (no URL in "
+            f"{ENV_PREFIX}POOL_BROKER_URLS): run `switchyard apply`, which creates it; "
+            "the pool will not connect as the producer's user"
+        )
     return {**worker_env(TOPOLOGY.pool(pool)), **({POOL_BROKER_URL_ENV: url} if url else {})}

@@ -41,9 +41,13 @@ class LocalWorker:
         return f"worker-{self.pool.name}{suffix}"
 
 
-def local_workers(topology: Topology) -> list[LocalWorker]:
-    """Each pool's `replicas` worker processes, as its Deployment runs them by default."""
-    pairs = [(pool, n) for pool in topology.pools for n in range(pool.replicas)]
+def local_workers(
+    topology: Topology, only: str | None = None, replicas: int | None = None
+) -> list[LocalWorker]:
+    """Each pool's `replicas` worker processes, as its Deployment runs them by default;
+    with `only`, that pool's alone, and `replicas` of them when given."""
+    pools = [topology.pool(only)] if only else list(topology.pools)
+    pairs = [(pool, n) for pool in pools for n in range(replicas or pool.replicas)]
     return [LocalWorker(pool, n, index) for index, (pool, n) in enumerate(pairs)]
 
 
@@ -70,14 +74,20 @@ def exporter_command(port: int) -> tuple[list[str], dict[str, str]]:
 
 
 def scrape_targets(
-    topology: Topology, ports: L.Ports, *, beat: bool, rabbitmq: bool
+    topology: Topology,
+    ports: L.Ports,
+    *,
+    beat: bool,
+    rabbitmq: bool,
+    workers: list[LocalWorker] | None = None,
 ) -> list[ScrapeTarget]:
-    """Every endpoint of a local run, as the Prometheus config lists them."""
+    """Every endpoint of a local run (all pools' workers unless `workers` says which), as
+    the Prometheus config lists them."""
     targets = [
         ScrapeTarget(
             WORKER_JOB, f"{L.HOST}:{ports.pool_metrics(w.index)}", {"process": w.pool.name}
         )
-        for w in local_workers(topology)
+        for w in (local_workers(topology) if workers is None else workers)
     ]
     if beat:
         beat_target = ScrapeTarget(

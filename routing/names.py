@@ -44,8 +44,8 @@ def worker_nodename(pool: str, instance: int = 0) -> str:
     """The Celery node name of a pool's worker; `%h` expands to the host (pod) name.
 
     A pod runs one worker; locally a pool's replicas share the host, so the second one
-    on is told apart by its instance number."""
-    return f"{pool}@%h" if instance == 0 else f"{pool}@{instance}.%h"
+    on is told apart by its instance number: `<pool>@<host>-<n>`, as pods are."""
+    return f"{pool}@%h" if instance == 0 else f"{pool}@%h-{instance}"
 
 
 def pool_broker_user(pool: str) -> str:

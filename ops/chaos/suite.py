@@ -142,7 +142,7 @@ class ChaosSuite:
 
 
 def _argv(index: int) -> list[str]:
-    return worker_argv(TOPOLOGY.pool(POOL), index + 1)  # `default@<n>.%h`, still the pool's
+    return worker_argv(TOPOLOGY.pool(POOL), index + 1)  # `default@%h-<n>`, still the pool's
 
 
 def _publish(

@@ -9,12 +9,13 @@ import argparse
 import os
 import sys
 
-from config.settings import get_settings, stack_dir
+from config.settings import SettingsError, get_settings, stack_dir
 from ops.broker import connection, consumer_counts
 from ops.broker_users import pool_worker_env
 from ops.demo import prepare_services, run_demo
 from ops.fake_services import FakeServices
 from ops.local_metrics import (
+    LocalWorker,
     exporter_command,
     flower_command,
     local_workers,
@@ -37,6 +38,12 @@ READY_TIMEOUT_S = 90
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("run", help="run the worker pools (and beat) of the declaration")
     parser.add_argument("--pool", help="run only this pool, in the foreground, as a pod does")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        help="with --pool: run N workers of it, each with its own node name "
+        "(<pool>@<host>-<n>) and metrics port, as N pods would",
+    )
     parser.add_argument("--no-beat", action="store_true", help="do not start beat")
     parser.add_argument(
         "--demo",
@@ -62,9 +69,14 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     with connection() as conn:
         declare_topology(conn, TOPOLOGY)
-    if args.pool:
+    if args.replicas is not None and (not args.pool or args.replicas < 1):
+        raise SettingsError("--replicas N needs --pool NAME and N >= 1")
+    if args.pool and args.replicas is None:
         argv = local_argv(worker_argv(TOPOLOGY.pool(args.pool)))
         os.execve(argv[0], argv, {**os.environ, **pool_worker_env(args.pool)})
+    workers = local_workers(TOPOLOGY, args.pool, args.replicas)
+    if args.pool:
+        args.no_beat = True
     layout = StackLayout.default()
     flower = (
         flower_command(layout.ports.flower, get_settings().broker_api_url) if args.flower else None
@@ -75,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.demo:
         env.update(prepare_services(services.start()))
     events = ["--task-events"] if args.flower else []
-    for worker in local_workers(TOPOLOGY):
+    for worker in workers:
         port = layout.ports.pool_metrics(worker.index)
         supervisor.start(
             worker.process,
@@ -96,8 +108,8 @@ def _run(args: argparse.Namespace) -> int:
     if flower:
         supervisor.start("flower", flower)
     try:
-        queues = [q.name for q in TOPOLOGY.queues]
-        print(f"... waiting for {len(TOPOLOGY.pools)} pools to consume", file=sys.stderr)
+        queues = sorted({q for w in workers for q in w.pool.queues})
+        print(f"... waiting for {len(workers)} workers to consume", file=sys.stderr)
         with connection() as conn:
             ready = wait_until(
                 lambda: supervisor.dead() != [] or min(consumer_counts(conn, queues).values()) > 0,
@@ -108,8 +120,8 @@ def _run(args: argparse.Namespace) -> int:
             failed = ", ".join(f"{p.name} ({p.log})" for p in supervisor.dead()) or "timeout"
             print(f"switchyard: pools did not start: {failed}", file=sys.stderr)
             return 1
-        _print_table(supervisor)
-        _start_prometheus(layout, beat=not args.no_beat, flower=args.flower)
+        _print_table(supervisor, workers)
+        _start_prometheus(layout, workers, beat=not args.no_beat, flower=args.flower)
         if args.demo:
             problems = run_demo()
             if args.exit:
@@ -124,10 +136,12 @@ def _run(args: argparse.Namespace) -> int:
         services.stop()
 
 
-def _start_prometheus(layout: StackLayout, *, beat: bool, flower: bool) -> None:
+def _start_prometheus(
+    layout: StackLayout, workers: list[LocalWorker], *, beat: bool, flower: bool
+) -> None:
     """The local Prometheus scraping this run; it keeps running until `stack down`."""
     rabbitmq = not os.environ.get(BROKER_ENV)
-    targets = scrape_targets(TOPOLOGY, layout.ports, beat=beat, rabbitmq=rabbitmq)
+    targets = scrape_targets(TOPOLOGY, layout.ports, beat=beat, rabbitmq=rabbitmq, workers=workers)
     server = PrometheusServer.local(layout)
     start_prometheus(server, targets, TOPOLOGY)
     print(f"Prometheus   {server.url}  (alerts: {server.url}/alerts)")
@@ -135,8 +149,8 @@ def _start_prometheus(layout: StackLayout, *, beat: bool, flower: bool) -> None:
         print(f"Flower       http://{HOST}:{layout.ports.flower}")
 
 
-def _print_table(supervisor: Supervisor) -> None:
-    queues_of = {w.process: ",".join(w.pool.queues) for w in local_workers(TOPOLOGY)}
+def _print_table(supervisor: Supervisor, workers: list[LocalWorker]) -> None:
+    queues_of = {w.process: ",".join(w.pool.queues) for w in workers}
     print(f"{'PROCESS':<22}{'PID':<9}{'QUEUES':<28}LOG")
     for process in supervisor.processes:
         queues = queues_of.get(process.name, "-")
