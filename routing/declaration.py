@@ -1,8 +1,8 @@
 """The declaration: every queue, route and pool of this deployment, typed once.
 
-Adding a queue is one `QueueSpec`, one `Route` and one `PoolSpec` here; then
-`switchyard chart values` regenerates the chart's pools (a test fails until it is run).
-Task names are Celery's defaults: the module path plus the function name.
+Adding a queue is one `QueueSpec`, one `Route` and one `PoolSpec` here, then
+`switchyard apply` (docs/adding-a-queue.md). The routes' patterns name the task modules
+workers import. Task names are Celery's defaults: the module path plus the function name.
 """
 
 from __future__ import annotations

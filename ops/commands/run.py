@@ -67,14 +67,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.exit and not args.demo:
         print("switchyard: --exit needs --demo", file=sys.stderr)
         return 2
-    with connection() as conn:
-        declare_topology(conn, TOPOLOGY)
     if args.replicas is not None and (not args.pool or args.replicas < 1):
         raise SettingsError("--replicas N needs --pool NAME and N >= 1")
+    workers = local_workers(TOPOLOGY, args.pool, args.replicas)
+    # Refuse a pool without its own broker user before anything is declared or started.
+    pool_envs = {w.pool.name: pool_worker_env(w.pool.name) for w in workers}
+    with connection() as conn:
+        declare_topology(conn, TOPOLOGY)
     if args.pool and args.replicas is None:
         argv = local_argv(worker_argv(TOPOLOGY.pool(args.pool)))
-        os.execve(argv[0], argv, {**os.environ, **pool_worker_env(args.pool)})
-    workers = local_workers(TOPOLOGY, args.pool, args.replicas)
+        os.execve(argv[0], argv, {**os.environ, **pool_envs[args.pool]})
     if args.pool:
         args.no_beat = True
     layout = StackLayout.default()
@@ -95,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
             {
                 **env,
                 **metrics_env(worker.process, port, layout.root),
-                **pool_worker_env(worker.pool.name),
+                **pool_envs[worker.pool.name],
             },
         )
     if not args.no_beat:

@@ -1,0 +1,166 @@
+"""docs/adding-a-queue.md, performed as written, on a copy of the project.
+
+A new user's clone is a copy of this checkout: the test copies the sources, writes a task
+module, adds one `QueueSpec`, one `Route` and one `PoolSpec` to the copy's declaration,
+runs the one command (`switchyard apply`), starts the new pool as the doc says and sends
+its task. Then it removes the queue as the doc says: the declaration back, `apply`,
+`topology diff` lists the leftovers, `topology prune --yes` removes them. Every command runs
+from the copy, so nothing but the copy's own files can make it work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config.settings import Settings, project_root
+from ops.live_broker import management_api
+from ops.management_api import quote
+from ops.stack.processes import wait_until
+from routing import names
+from tests.integration.conftest import queue_depth
+
+QUEUE = POOL = "thumbnails"
+TASK = "tasks.thumbnails.make_thumbnail"
+TASK_MODULE = """from config.app import app
+
+
+@app.task
+def make_thumbnail(name: str) -> str:
+    return f"thumbnails/{name}.png"
+"""
+# The three entries of the doc's step 2, each added to its tuple of the declaration.
+ENTRIES = {
+    "\n    queues=(\n": '        QueueSpec("thumbnails", description="thumbnail rendering"),\n',
+    "\n    routes=(\n": '        Route("tasks.thumbnails.*", "thumbnails"),\n',
+    "\n    pools=(\n": '        PoolSpec("thumbnails", queues=("thumbnails",), concurrency=2),\n',
+}
+SKIPPED = shutil.ignore_patterns(
+    ".git", ".venv", ".stack", ".tools", "__pycache__", ".*_cache", "*.egg-info"
+)
+COMMAND_TIMEOUT_S = 120
+
+
+def switchyard(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`switchyard ARGS` run from `clone`, importing the clone's code only."""
+    return subprocess.run(
+        [sys.executable, "-m", "ops.cli", *args],
+        cwd=clone,
+        env={**os.environ, "PYTHONPATH": str(clone)},
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+
+
+@pytest.fixture
+def clone(tmp_path: Path, settings: Settings) -> Iterator[Path]:
+    """A copy of the project; afterwards the broker and the settings file are brought back
+    to this checkout's declaration, whatever the test left."""
+    copy = tmp_path / "clone"
+    shutil.copytree(project_root(), copy, ignore=SKIPPED)
+    yield copy
+    switchyard(project_root(), "apply")
+    switchyard(project_root(), "topology", "prune", "--yes", "--force")
+
+
+def add_queue(clone: Path) -> None:
+    (clone / "tasks" / "thumbnails.py").write_text(TASK_MODULE)
+    declaration = clone / "routing" / "declaration.py"
+    text = declaration.read_text()
+    for anchor, entry in ENTRIES.items():
+        assert text.count(anchor) == 1, f"the declaration has no single {anchor.strip()!r}"
+        text = text.replace(anchor, anchor + entry)
+    declaration.write_text(text)
+
+
+def test_adding_a_queue_takes_one_edit_and_one_command_and_removing_it_one_more(
+    clone: Path, settings: Settings
+) -> None:
+    original = (clone / "routing" / "declaration.py").read_text()
+    add_queue(clone)
+
+    # Before the one command the new pool has no broker user: it is refused, not started
+    # as the producer.
+    refused = switchyard(clone, "run", "--pool", POOL)
+    assert refused.returncode == 1
+    assert f"pool {POOL!r} has no broker user of its own" in refused.stderr
+    stale = switchyard(clone, "apply", "--check")
+    assert stale.returncode == 1
+    assert "stale file helm/switchyard/files/topology.json" in stale.stdout
+    assert f"missing queue {QUEUE!r}" in stale.stdout
+
+    applied = switchyard(clone, "apply")
+    assert applied.returncode == 0, applied.stderr
+    assert f"user      {names.pool_broker_user(POOL)}: queues {QUEUE}" in applied.stdout
+    assert switchyard(clone, "apply", "--check").returncode == 0
+    chart = json.loads((clone / "helm/switchyard/files/topology.json").read_text())
+    assert POOL in [pool["name"] for pool in chart["pools"]]
+    assert f'queue_name="{QUEUE}"' in (clone / "helm/switchyard/files/alerts.yaml").read_text()
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "ops.cli", "run", "--pool", POOL],
+        cwd=clone,
+        env={**os.environ, "PYTHONPATH": str(clone)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        sent = switchyard(clone, "send", TASK, "cat", "--wait", "--timeout", "60")
+        assert sent.returncode == 0, sent.stderr
+        assert json.loads(sent.stdout.splitlines()[-1]) == "thumbnails/cat.png"
+        api = management_api(settings)
+        users = {c.get("user") for c in api.get("connections")}
+        assert names.pool_broker_user(POOL) in users
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+
+    # Removing it: the declaration back, the one command, then the leftovers pruned.
+    (clone / "routing" / "declaration.py").write_text(original)
+    (clone / "tasks" / "thumbnails.py").unlink()
+    assert switchyard(clone, "apply").returncode == 0
+    leftover = switchyard(clone, "topology", "diff")
+    assert leftover.returncode == 1
+    for line in (
+        f"leftover queue {QUEUE!r}",
+        f"leftover queue {names.dlq_name(QUEUE)!r}",
+        f"leftover queue {names.parked_name(QUEUE)!r}",
+        f"leftover pool user {names.pool_broker_user(POOL)!r}",
+    ):
+        assert line in leftover.stdout
+    pruned = switchyard(clone, "topology", "prune", "--yes")
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"deleted queue {QUEUE!r}" in pruned.stdout
+    assert switchyard(clone, "topology", "diff").returncode == 0
+    vhost_queues = api.get(f"queues/{quote('switchyard')}")
+    assert QUEUE not in {q["name"] for q in vhost_queues}
+
+
+def test_prune_refuses_a_queue_that_holds_messages_until_moved_or_forced(
+    clone: Path, amqp: Any
+) -> None:
+    amqp.queue_declare("retired", durable=True, arguments={"x-queue-type": "quorum"})
+    amqp.basic_publish("", "retired", b"keep me")
+    assert wait_until(lambda: queue_depth(amqp, "retired") == 1, 10)
+    refused = switchyard(clone, "topology", "prune", "--yes")
+    assert refused.returncode == 1
+    assert "'retired' (1) still hold messages" in refused.stderr
+    assert queue_depth(amqp, "retired") == 1
+    moved = switchyard(clone, "topology", "prune", "--yes", "--move-to", "default")
+    assert moved.returncode == 0, moved.stderr
+    assert "moved 1 message(s) from 'retired' to 'default'" in moved.stdout
+    assert "deleted queue 'retired'" in moved.stdout
+    _, _, body = amqp.basic_get("default", auto_ack=True)
+    assert body == b"keep me"
