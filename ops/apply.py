@@ -17,6 +17,7 @@ from ops.broker import connection
 from ops.broker_users import PoolUserError, grant_pool_users
 from ops.chart_topology import TOPOLOGY_FILE, is_current, write
 from ops.commands.metrics import generated_files
+from ops.commands.metrics import stale_files as stale_metrics_files
 from ops.live_broker import expected_pool_users, live_broker, management_api, pools_without_url
 from ops.stack.manager import Stack
 from routing.declare import declare_topology
@@ -28,11 +29,7 @@ from routing.model import Topology
 def stale_files(topology: Topology, root: Path, chart_dir: Path) -> list[str]:
     """A line per generated file that differs from a fresh generation."""
     stale = [] if is_current(topology, chart_dir) else [chart_dir / TOPOLOGY_FILE]
-    stale += [
-        root / path
-        for path, content in generated_files().items()
-        if not (root / path).is_file() or (root / path).read_text() != content
-    ]
+    stale += [root / path for path in stale_metrics_files(root)]
     return [f"stale file {path.relative_to(root)}" for path in stale]
 
 

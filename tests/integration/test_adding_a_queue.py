@@ -11,8 +11,6 @@ from the copy, so nothing but the copy's own files can make it work.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,60 +26,24 @@ from ops.management_api import quote
 from ops.stack.processes import wait_until
 from routing import names
 from tests.integration.conftest import queue_depth
-
-QUEUE = POOL = "thumbnails"
-TASK = "tasks.thumbnails.make_thumbnail"
-TASK_MODULE = """from config.app import app
-
-
-@app.task
-def make_thumbnail(name: str) -> str:
-    return f"thumbnails/{name}.png"
-"""
-# The three entries of the doc's step 2, each added to its tuple of the declaration.
-ENTRIES = {
-    "\n    queues=(\n": '        QueueSpec("thumbnails", description="thumbnail rendering"),\n',
-    "\n    routes=(\n": '        Route("tasks.thumbnails.*", "thumbnails"),\n',
-    "\n    pools=(\n": '        PoolSpec("thumbnails", queues=("thumbnails",), concurrency=2),\n',
-}
-SKIPPED = shutil.ignore_patterns(
-    ".git", ".venv", ".stack", ".tools", "__pycache__", ".*_cache", "*.egg-info"
+from tests.project_copy import (
+    POOL,
+    QUEUE,
+    TASK,
+    add_queue,
+    clone_env,
+    copy_project,
+    switchyard,
 )
-COMMAND_TIMEOUT_S = 120
-
-
-def switchyard(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`switchyard ARGS` run from `clone`, importing the clone's code only."""
-    return subprocess.run(
-        [sys.executable, "-m", "ops.cli", *args],
-        cwd=clone,
-        env={**os.environ, "PYTHONPATH": str(clone)},
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
 
 
 @pytest.fixture
 def clone(tmp_path: Path, settings: Settings) -> Iterator[Path]:
     """A copy of the project; afterwards the broker and the settings file are brought back
     to this checkout's declaration, whatever the test left."""
-    copy = tmp_path / "clone"
-    shutil.copytree(project_root(), copy, ignore=SKIPPED)
-    yield copy
+    yield copy_project(tmp_path / "clone")
     switchyard(project_root(), "apply")
     switchyard(project_root(), "topology", "prune", "--yes", "--force")
-
-
-def add_queue(clone: Path) -> None:
-    (clone / "tasks" / "thumbnails.py").write_text(TASK_MODULE)
-    declaration = clone / "routing" / "declaration.py"
-    text = declaration.read_text()
-    for anchor, entry in ENTRIES.items():
-        assert text.count(anchor) == 1, f"the declaration has no single {anchor.strip()!r}"
-        text = text.replace(anchor, anchor + entry)
-    declaration.write_text(text)
 
 
 def test_adding_a_queue_takes_one_edit_and_one_command_and_removing_it_one_more(
@@ -111,7 +73,7 @@ def test_adding_a_queue_takes_one_edit_and_one_command_and_removing_it_one_more(
     worker = subprocess.Popen(
         [sys.executable, "-m", "ops.cli", "run", "--pool", POOL],
         cwd=clone,
-        env={**os.environ, "PYTHONPATH": str(clone)},
+        env=clone_env(clone),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
