@@ -67,18 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.exit and not args.demo:
         print("switchyard: --exit needs --demo", file=sys.stderr)
         return 2
-    if args.replicas is not None and (not args.pool or args.replicas < 1):
-        raise SettingsError("--replicas N needs --pool NAME and N >= 1")
-    workers = local_workers(TOPOLOGY, args.pool, args.replicas)
-    # Refuse a pool without its own broker user before anything is declared or started.
-    pool_envs = {w.pool.name: pool_worker_env(w.pool.name) for w in workers}
-    with connection() as conn:
-        declare_topology(conn, TOPOLOGY)
-    if args.pool and args.replicas is None:
-        argv = local_argv(worker_argv(TOPOLOGY.pool(args.pool)))
-        os.execve(argv[0], argv, {**os.environ, **pool_envs[args.pool]})
-    if args.pool:
-        args.no_beat = True
+    workers, pool_envs = _workers(args)
     layout = StackLayout.default()
     flower = (
         flower_command(layout.ports.flower, get_settings().broker_api_url) if args.flower else None
@@ -136,6 +125,26 @@ def _run(args: argparse.Namespace) -> int:
         for line in supervisor.stop():
             print(line)
         services.stop()
+
+
+def _workers(args: argparse.Namespace) -> tuple[list[LocalWorker], dict[str, dict[str, str]]]:
+    """The workers to start and each pool's environment, once the topology is declared.
+
+    A pool without its own broker user is refused before anything is declared or started.
+    `--pool` alone replaces this process with the pool's worker, as a pod runs it.
+    """
+    if args.replicas is not None and (not args.pool or args.replicas < 1):
+        raise SettingsError("--replicas N needs --pool NAME and N >= 1")
+    workers = local_workers(TOPOLOGY, args.pool, args.replicas)
+    pool_envs = {w.pool.name: pool_worker_env(w.pool.name) for w in workers}
+    with connection() as conn:
+        declare_topology(conn, TOPOLOGY)
+    if args.pool and args.replicas is None:
+        argv = local_argv(worker_argv(TOPOLOGY.pool(args.pool)))
+        os.execve(argv[0], argv, {**os.environ, **pool_envs[args.pool]})
+    if args.pool:
+        args.no_beat = True
+    return workers, pool_envs
 
 
 def _start_prometheus(
