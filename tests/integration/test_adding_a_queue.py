@@ -82,9 +82,10 @@ def test_adding_a_queue_takes_one_edit_and_one_command_and_removing_it_one_more(
         sent = switchyard(clone, "send", TASK, "cat", "--wait", "--timeout", "60")
         assert sent.returncode == 0, sent.stderr
         assert json.loads(sent.stdout.splitlines()[-1]) == "thumbnails/cat.png"
+        # The management API lists connections from statistics that lag by seconds.
         api = management_api(settings)
-        users = {c.get("user") for c in api.get("connections")}
-        assert names.pool_broker_user(POOL) in users
+        user = names.pool_broker_user(POOL)
+        assert wait_until(lambda: user in {c.get("user") for c in api.get("connections")}, 30)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
