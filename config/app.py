@@ -5,6 +5,7 @@ Use `-A config.app:app` on the command line; task modules import `app` from here
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
@@ -61,15 +62,20 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def refuse_producer_credentials(sender: Any = None, **_: Any) -> None:
-    """`celeryd_init`: a worker of a pool whose own broker user is missing stops before it
-    connects. Celery logs and ignores what a signal handler raises, so this exits."""
-    if get_settings().task_always_eager:
-        return
-    try:
-        get_settings().require_pool_url(str(sender).partition("@")[0])
-    except SettingsError as exc:
-        raise SystemExit(f"switchyard: {exc}") from None
+def refuse_producer_credentials(celery: Celery) -> Callable[..., None]:
+    """A `celeryd_init` receiver: a worker of `celery` whose pool has no broker user of its
+    own stops before it connects. Celery logs and ignores what a receiver raises, so it
+    exits; workers of other apps in the same process (the benchmark's stock app) pass."""
+
+    def check(sender: Any = None, instance: Any = None, **_: Any) -> None:
+        if getattr(instance, "app", None) is not celery or get_settings().task_always_eager:
+            return
+        try:
+            get_settings().require_pool_url(str(sender).partition("@")[0])
+        except SettingsError as exc:
+            raise SystemExit(f"switchyard: {exc}") from None
+
+    return check
 
 
 def create_app() -> Celery:
@@ -82,7 +88,7 @@ def create_app() -> Celery:
     )
     celery.add_defaults(lambda: celery_settings(get_settings()))
     celery.steps["consumer"].add(WatchConnection)
-    celeryd_init.connect(refuse_producer_credentials, weak=False)
+    celeryd_init.connect(refuse_producer_credentials(celery), weak=False)
     install_health_files(celery)
     instrument(celery)
     return celery
