@@ -32,6 +32,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=[s.name for s in SCENARIOS],
         help="run only these (repeatable); default: all",
     )
+    parser.add_argument(
+        "--no-guard",
+        action="store_true",
+        help="apply effects without claiming their key: shows re-runs counted as applied twice",
+    )
     parser.set_defaults(handler=_chaos)
 
 
@@ -42,7 +47,13 @@ def _chaos(args: argparse.Namespace) -> int:
     ledger.migrate(settings.migration_database_url)
     with connection() as conn:
         declare_topology(conn, TOPOLOGY)
-    suite = ChaosSuite(stack, settings, stack_dir() / "logs" / "chaos", groups=args.groups)
+    suite = ChaosSuite(
+        stack,
+        settings,
+        stack_dir() / "logs" / "chaos",
+        groups=args.groups,
+        guard=not args.no_guard,
+    )
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     outcomes = []
     for scenario in chosen:
@@ -58,8 +69,11 @@ def _chaos(args: argparse.Namespace) -> int:
     total_tasks = sum(o.confirmed for o in outcomes)
     lost = sum(o.lost for o in outcomes)
     twice = sum(o.applied_twice for o in outcomes)
+    reruns = sum(o.reruns for o in outcomes)
+    bound = sum(o.rerun_bound for o in outcomes)
     print(
         f"\n{total_faults} faults, {total_tasks} confirmed tasks: lost {lost}, "
-        f"applied twice {twice}"
+        f"applied twice {twice}, re-runs {reruns} (bound {bound}), "
+        f"guard {'on' if suite.guard else 'off'}"
     )
     return 0 if all(o.passed for o in outcomes) else 1

@@ -31,8 +31,23 @@ def test_no_task_is_lost_or_applied_twice(
     assert outcome.confirmed + outcome.refused == outcome.published == 200
     assert outcome.lost == 0, outcome
     assert outcome.applied_twice == 0, outcome
+    assert outcome.reruns <= outcome.rerun_bound, outcome
     assert outcome.applied + outcome.dead_lettered == outcome.confirmed
     if scenario.name == "connection-blackhole":
         took = [float(n.split()[1].rstrip("s")) for n in outcome.notes if "blackhole" in n]
         assert took
         assert all(t <= HEARTBEAT_DETECTION_LIMIT_S for t in took), outcome.notes
+
+
+def test_without_the_guard_the_ledger_sees_effects_applied_twice(
+    stack: Stack, settings: Settings, broker: Connection, tmp_path: Path
+) -> None:
+    """The "applied twice" check can fail: with the guard off, the re-runs that SIGKILL causes
+    apply their effect a second time, and the ledger counts those keys."""
+    ledger.migrate(settings.migration_database_url)
+    sigkill = next(s for s in SCENARIOS if s.name == "sigkill-mid-task")
+    suite = ChaosSuite(stack, settings, tmp_path / "logs", groups=2, guard=False)
+    outcome = suite.run(sigkill, tasks=400, faults=3, publish_s=4.0)
+    assert outcome.lost == 0, outcome
+    assert outcome.reruns > 0, outcome
+    assert outcome.applied_twice == outcome.reruns, outcome
