@@ -71,7 +71,7 @@ def grant_pool_users(
         for exchange, write in granted.topic_write.items():
             api.put(
                 f"topic-permissions/{quote(vhost)}/{quote(user)}",
-                {"exchange": exchange, "write": write, "read": ".*"},
+                {"exchange": exchange, "write": write, "read": granted.topic_read},
             )
         lines.append(f"user      {user}: queues {', '.join(pool.queues)}")
     return lines

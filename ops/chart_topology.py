@@ -15,6 +15,7 @@ from typing import Any
 from config.settings import project_root
 from routing.model import PoolSpec, Topology
 from routing.names import dlq_name, pool_broker_user
+from routing.operator_topology import operator_topology
 from routing.worker_command import beat_argv, worker_argv, worker_env
 
 TOPOLOGY_FILE = Path("files") / "topology.json"
@@ -52,7 +53,8 @@ def _pool(pool: PoolSpec) -> dict[str, Any]:
 
 
 def chart_topology(topology: Topology) -> dict[str, Any]:
-    """What the templates read: pools with their exact command lines, beat, and queues."""
+    """What the templates read: pools with their exact command lines, beat, queues, and the
+    broker entities and pool users for the operators' resources."""
     return {
         "_generated": "by `switchyard chart values` from routing/declaration.py; do not edit",
         "pools": [_pool(pool) for pool in topology.pools],
@@ -65,6 +67,8 @@ def chart_topology(topology: Topology) -> dict[str, Any]:
             }
             for queue in topology.queues
         ],
+        # What the Messaging Topology Operator's resources declare (rabbitmq.cluster.enabled).
+        "broker": operator_topology(topology),
     }
 
 

@@ -39,6 +39,9 @@ class PoolPermissions:
     write: str
     read: str
     topic_write: dict[str, str]
+    # Topic read permissions only limit consumers of other protocols (MQTT, STOMP); AMQP
+    # workers consume from their queues, which `read` above already limits.
+    topic_read: str = ".*"
 
 
 def pool_permissions(pool: PoolSpec) -> PoolPermissions:

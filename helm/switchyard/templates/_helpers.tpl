@@ -137,8 +137,13 @@ Call with (dict "root" $ "pool" $pool), $pool an entry of topology.json.
 {{- $secretName := include "switchyard.secretName" .root -}}
 {{- $keys := .root.Values.secret.keys -}}
 {{- $env := list -}}
+{{- $cluster := .root.Values.rabbitmq.cluster.enabled -}}
+{{- $adminSecret := include "switchyard.brokerCredentialsName" (dict "root" .root "user" "admin") -}}
 {{- range .keys -}}
 {{- $ref := dict "name" $secretName "key" (get $keys .) -}}
+{{- if and $cluster (has . (list "brokerUrl" "brokerApiUrl")) -}}
+{{- $ref = dict "name" $adminSecret "key" (get $keys .) -}}
+{{- end -}}
 {{- $env = append $env (dict "name" (get $names .) "valueFrom" (dict "secretKeyRef" $ref)) -}}
 {{- end -}}
 {{- toYaml $env -}}
@@ -254,7 +259,7 @@ password derived from devServices.password and the pool's name.
 {{- define "switchyard.poolBrokerUrls" -}}
 {{- $urls := dict -}}
 {{- $dev := .Values.devServices -}}
-{{- if .Values.secret.existingSecret -}}
+{{- if or .Values.secret.existingSecret .Values.rabbitmq.cluster.enabled -}}
 {{- else if $dev.rabbitmq.enabled -}}
 {{- $host := include "switchyard.componentName" (dict "root" . "component" "rabbitmq") -}}
 {{- range (include "switchyard.topology" . | fromJson).pools -}}
@@ -269,7 +274,9 @@ password derived from devServices.password and the pool's name.
 
 {{/* "true" when every pool connects as its own broker user. */}}
 {{- define "switchyard.poolUsers" -}}
-{{- if .Values.secret.existingSecret -}}
+{{- if .Values.rabbitmq.cluster.enabled -}}
+true
+{{- else if .Values.secret.existingSecret -}}
 {{- ternary "true" "" .Values.secret.existingSecretHasPoolBrokerUrls -}}
 {{- else -}}
 {{- ternary "true" "" (gt (len (include "switchyard.poolBrokerUrls" . | fromJson)) 0) -}}
@@ -282,7 +289,65 @@ password derived from devServices.password and the pool's name.
 - name: SWITCHYARD_POOL_BROKER_URL
   valueFrom:
     secretKeyRef:
+      {{- if .root.Values.rabbitmq.cluster.enabled }}
+      name: {{ include "switchyard.brokerCredentialsName" (dict "root" .root "user" (printf "pool-%s" .pool)) }}
+      key: {{ .root.Values.secret.keys.brokerUrl }}
+      {{- else }}
       name: {{ include "switchyard.secretName" .root }}
       key: {{ printf "%s%s" .root.Values.secret.keys.poolBrokerUrlPrefix .pool }}
+      {{- end }}
 {{- end -}}
+{{- end -}}
+
+{{/* The RabbitmqCluster's name, which is also its Service's host name. */}}
+{{- define "switchyard.brokerCluster" -}}
+{{- default (include "switchyard.componentName" (dict "root" . "component" "mq")) .Values.rabbitmq.cluster.name -}}
+{{- end -}}
+
+{{/*
+The Secret holding one broker user's credentials and URLs, with rabbitmq.cluster:
+(dict "root" $ "user" "admin") or (dict "root" $ "user" "pool-<pool>").
+*/}}
+{{- define "switchyard.brokerCredentialsName" -}}
+{{- include "switchyard.componentName" (dict "root" .root "component" (printf "mq-credentials-%s" .user)) -}}
+{{- end -}}
+
+{{/*
+A broker user's credentials Secret: `username` and `password` for the Topology Operator's
+User (importCredentialsSecret), and the URLs pods connect with. The password is the one
+already in the cluster's Secret when there is one (lookup), else a new random one: a Secret
+is read by the operator only when it creates the user, so the password must never change.
+(dict "root" $ "user" "admin" "username" "switchyard-admin" "api" true)
+*/}}
+{{- define "switchyard.brokerCredentials" -}}
+{{- $root := .root -}}
+{{- $name := include "switchyard.brokerCredentialsName" (dict "root" $root "user" .user) -}}
+{{- $existing := lookup "v1" "Secret" $root.Release.Namespace $name -}}
+{{- $password := "" -}}
+{{- if and $existing (hasKey (default dict $existing.data) "password") -}}
+{{- $password = index $existing.data "password" | b64dec -}}
+{{- else -}}
+{{- $password = randAlphaNum 32 -}}
+{{- end -}}
+{{- $host := printf "%s.%s.svc" (include "switchyard.brokerCluster" $root) $root.Release.Namespace -}}
+{{- $vhost := (include "switchyard.topology" $root | fromJson).broker.vhost | urlquery -}}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "switchyard.labels" (dict "root" $root "component" "broker-credentials") | nindent 4 }}
+  {{- if $root.Values.secret.keep }}
+  annotations:
+    helm.sh/resource-policy: keep
+  {{- end }}
+type: Opaque
+data:
+  username: {{ .username | b64enc | quote }}
+  password: {{ $password | b64enc | quote }}
+  {{ $root.Values.secret.keys.brokerUrl }}: {{ printf "amqp://%s:%s@%s:5672/%s" .username $password $host $vhost | b64enc | quote }}
+  {{- if .api }}
+  {{ $root.Values.secret.keys.brokerApiUrl }}: {{ printf "http://%s:%s@%s:15672" .username $password $host | b64enc | quote }}
+  {{- end }}
 {{- end -}}

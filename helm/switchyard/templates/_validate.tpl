@@ -63,6 +63,24 @@ with the whole list (as Bitnami's validateValues does).
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- $cluster := .Values.rabbitmq.cluster -}}
+{{- if $cluster.enabled -}}
+{{- if $dev.rabbitmq.enabled -}}
+{{- $errors = append $errors "rabbitmq.cluster.enabled and devServices.rabbitmq.enabled both run a broker: enable one" -}}
+{{- end -}}
+{{- range $key := list "brokerUrl" "brokerApiUrl" -}}
+{{- if get $secret $key -}}
+{{- $errors = append $errors (printf "secret.%s is set, but with rabbitmq.cluster.enabled pods connect to the chart's RabbitmqCluster with users the chart creates: unset it" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- if or $secret.poolBrokerUrls $secret.existingSecretHasPoolBrokerUrls -}}
+{{- $errors = append $errors "secret.poolBrokerUrls / existingSecretHasPoolBrokerUrls: with rabbitmq.cluster.enabled each pool's user and URL are generated; unset them" -}}
+{{- end -}}
+{{- $clusterName := include "switchyard.brokerCluster" . -}}
+{{- if gt (len $clusterName) 45 -}}
+{{- $errors = append $errors (printf "the RabbitmqCluster name %q has %d characters, more than 45 (its StatefulSet <name>-server must fit 52): set rabbitmq.cluster.name" $clusterName (len $clusterName)) -}}
+{{- end -}}
+{{- end -}}
 {{- if and $inCluster (not $dev.password) -}}
 {{- $errors = append $errors "devServices.password is required when an in-cluster service is enabled" -}}
 {{- end -}}
