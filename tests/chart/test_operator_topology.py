@@ -241,3 +241,34 @@ def test_without_the_cluster_no_operator_object_is_rendered(renders: dict[str, R
     for name, render in renders.items():
         if name != RENDER:
             assert _rabbitmq(render) == []
+
+
+def test_every_secret_reference_to_the_broker_url_names_a_rendered_secret(helm: Helm) -> None:
+    """Workers, beat, the hook, the exporter and KEDA: none is left reading an empty URL."""
+    render = helm.template(
+        sets=[
+            "rabbitmq.cluster.enabled=true",
+            "workers.defaults.autoscaling.enabled=true",
+            "workers.defaults.autoscaling.kind=keda",
+        ]
+    )
+    urls = []
+    for obj in render.objects:
+        for ref in _secret_refs(obj):
+            if ref["key"] in ("broker-url", "broker-api-url"):
+                urls.append(_secret_data(render, ref["name"]).get(ref["key"], ""))
+    assert len(urls) > len(TOPOLOGY.pools) + 1
+    assert all(url.startswith(("amqp://switchyard-", "http://switchyard-")) for url in urls), urls
+
+
+def _secret_refs(node: object) -> list[dict[str, str]]:
+    """Every secretKeyRef and KEDA secretTargetRef entry under `node`."""
+    if isinstance(node, list):
+        return [ref for item in node for ref in _secret_refs(item)]
+    if not isinstance(node, dict):
+        return []
+    refs = [node["secretKeyRef"]] if "secretKeyRef" in node else []
+    refs += node.get("secretTargetRef", [])
+    return refs + [
+        ref for key, v in node.items() if key != "secretKeyRef" for ref in _secret_refs(v)
+    ]
