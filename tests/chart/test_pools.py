@@ -198,3 +198,17 @@ def test_each_worker_gets_the_environment_its_command_needs(
     (base,) = {age for pool_name, age in max_age.items() if pool_name not in holding}
     for pool_name, time_limit in holding.items():
         assert max_age[pool_name] == base + time_limit
+
+
+def test_replicas_above_a_pools_max_replicas_fail_the_render(helm: Helm) -> None:
+    maintenance = TOPOLOGY.pool("maintenance")
+    too_many = maintenance.max_replicas + 1
+    error = helm.template_error(sets=[f"workers.pools.{maintenance.name}.replicas={too_many}"])
+    assert (
+        f"workers.pools.{maintenance.name}.replicas={too_many} is above the pool's max_replicas "
+        f"{maintenance.max_replicas}"
+    ) in error
+    # At the bound it renders: the check is the bound, not any override.
+    at_bound = helm.template(sets=[f"workers.pools.{maintenance.name}.replicas={too_many - 1}"])
+    deployment = at_bound.worker_deployments()[maintenance.name]
+    assert deployment["spec"]["replicas"] == maintenance.max_replicas
