@@ -42,6 +42,12 @@ def not_json() -> set[int]:
     return {1, 2, 3}
 
 
+@app.task(name="tasks.probes.blob")
+def blob(size: int) -> str:
+    """A result of `size` characters from a small call: the stored-result bound's probe."""
+    return "z" * size
+
+
 @app.task(name="tasks.probes.fail")
 def fail(message: str) -> None:
     raise ValueError(message)
