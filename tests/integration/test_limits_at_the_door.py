@@ -40,7 +40,7 @@ BAD_CALLS: dict[str, tuple[Callable[[], Any], type[ValueError], str]] = {
         "priority -1 outside 0-10",
     ),
     "priority by name": (
-        lambda: process_video_transcode.apply_async((1, "mp4"), priority="high"),
+        lambda: process_video_transcode.apply_async((1, "mp4"), priority="high"),  # type: ignore[arg-type]
         PriorityOutOfRange,
         "an integer 0-10 is expected",
     ),
