@@ -41,7 +41,7 @@ from psycopg import sql
 from deadletter.publish import republish, source_queue
 from results.connections import Connection, statement
 from results.tables import RATE_BUCKET
-from routing.names import DELAY_ENTRY_EXCHANGE
+from routing.names import DELAY_ENTRY_EXCHANGE, DELAY_EXCHANGES
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,27 @@ def take(conn: Connection, bucket: str, limit: SharedRateLimit) -> float:
     return max((1.0 - level) / limit.per_second, 0.0)
 
 
+def without_delay_deaths(headers: dict[str, Any]) -> dict[str, Any]:
+    """`headers` without the broker's record of earlier trips through the delay queues.
+
+    Each trip dead-letters the message out of a delay queue, and RabbitMQ notes it in
+    `x-death`. A copy sent on the same trip again with that note would look like a
+    dead-letter cycle, which RabbitMQ ends by dropping the message without a word. Deaths
+    in any other queue (a real dead-lettering) are kept."""
+    kept = {
+        k: v for k, v in headers.items() if not k.startswith(("x-first-death-", "x-last-death-"))
+    }
+    deaths = [
+        d
+        for d in headers.get("x-death") or []
+        if not (isinstance(d, dict) and d.get("queue") in DELAY_EXCHANGES)
+    ]
+    kept.pop("x-death", None)
+    if deaths:
+        kept["x-death"] = deaths
+    return kept
+
+
 def defer(app: Celery, message: Message, delay_s: float) -> None:
     """Send a copy of `message` through the delay exchanges, due in `delay_s` (whole
     seconds, at least one, plus a jitter of up to one second so deferred tasks do not all
@@ -121,6 +142,7 @@ def defer(app: Celery, message: Message, delay_s: float) -> None:
         exchange=DELAY_ENTRY_EXCHANGE,
         routing_key=calculate_routing_key(countdown, queue),
         extra_headers={},
+        base_headers=without_delay_deaths(message.headers or {}),
     )
 
 

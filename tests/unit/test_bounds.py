@@ -60,3 +60,19 @@ def test_the_window_count_sees_an_unshared_limit() -> None:
     shared = [t * 6.0 for t in range(20)]
     assert most_in_window(shared, 60) == 10
     assert most_in_window([], 60) == 0
+
+
+def test_a_deferred_copy_forgets_its_trips_through_the_delay_queues_only() -> None:
+    """RabbitMQ drops a message whose `x-death` shows the delay queue it is about to die in
+    again; a death in a real dead-letter path is history worth keeping."""
+    from execution.shared_rate_limit import without_delay_deaths
+
+    real = {"queue": "webhooks", "reason": "rejected", "count": 1}
+    headers = {
+        "id": "t1",
+        "x-death": [{"queue": "celery_delayed_2", "reason": "expired", "count": 1}, real],
+        "x-first-death-queue": "celery_delayed_2",
+        "x-last-death-queue": "celery_delayed_2",
+    }
+    assert without_delay_deaths(headers) == {"id": "t1", "x-death": [real]}
+    assert without_delay_deaths({"id": "t2"}) == {"id": "t2"}
