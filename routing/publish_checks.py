@@ -76,25 +76,27 @@ def destination(
 def check_priority(queue: QueueSpec, priority: Any) -> None:
     """Refuse a priority the queue would drop, cap or fail to encode.
 
+    0 is every message's priority when none is given (kombu publishes 0), so it passes on
+    any queue; a queue without priorities takes nothing else.
+
     Raises:
         PriorityOutOfRange: naming the queue and its range (or that it has none).
     """
     if priority is None:
         return
-    if queue.max_priority is None:
-        raise PriorityOutOfRange(
-            f"priority {priority!r} on queue {queue.name!r}, which has no priorities "
-            f"(a {queue.type} queue); leave priority unset"
-        )
+    top = queue.max_priority or 0
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise PriorityOutOfRange(
-            f"priority {priority!r} for queue {queue.name!r}: an integer "
-            f"0-{queue.max_priority} is expected"
+            f"priority {priority!r} for queue {queue.name!r}: an integer 0-{top} is expected"
         )
-    if not 0 <= priority <= queue.max_priority:
+    if 0 <= priority <= top:
+        return
+    if queue.max_priority is None:
         raise PriorityOutOfRange(
-            f"priority {priority} outside 0-{queue.max_priority} of queue {queue.name!r}"
+            f"priority {priority} on queue {queue.name!r}, which has no priorities "
+            f"(a {queue.type} queue); leave priority unset"
         )
+    raise PriorityOutOfRange(f"priority {priority} outside 0-{top} of queue {queue.name!r}")
 
 
 def body_size(args: Any, kwargs: Any) -> int:

@@ -13,6 +13,7 @@ from kombu import Connection
 from psycopg import sql
 
 from ops.cli import main as switchyard
+from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
 from results.codec import (
     EXCEPTION_MESSAGE_MAX_CHARS,
@@ -117,10 +118,11 @@ def test_a_failure_quoting_a_huge_argument_is_stored_and_logged_bounded(
     assert len(stored["exc_message"][0]) < EXCEPTION_MESSAGE_MAX_CHARS + 100
     assert len(traceback) < TRACEBACK_MAX_CHARS + 100
     assert "ValueError" in traceback
-    # The worker logged the failure (with its traceback) cut as well.
-    log = supervisor.processes[-1].log.read_text()
-    assert f"Task tasks.probes.fail[{result.id}]" in log
-    assert len(log) < 100_000, len(log)
+    # The worker logs the failure (with its traceback) once it is stored: cut as well.
+    log = supervisor.processes[-1].log
+    marker = f"Task tasks.probes.fail[{result.id}] raised"
+    assert wait_until(lambda: marker in log.read_text(), 30), "the failure was not logged"
+    assert len(log.read_text()) < 100_000
 
 
 def test_a_result_above_the_bound_is_refused_and_the_error_stored(

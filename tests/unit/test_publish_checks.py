@@ -38,6 +38,8 @@ from routing.publish_checks import (
         ("media_heavy", "high", "priority 'high' for queue 'media_heavy': an integer 0-10"),
         ("media_heavy", True, "priority True for queue 'media_heavy': an integer 0-10"),
         ("webhooks", 9, "priority 9 on queue 'webhooks', which has no priorities"),
+        ("webhooks", -1, "priority -1 on queue 'webhooks', which has no priorities"),
+        ("webhooks", "0", "priority '0' for queue 'webhooks': an integer 0-0"),
     ],
 )
 def test_a_priority_the_queue_cannot_hold_is_refused(
@@ -55,6 +57,8 @@ def test_priorities_in_range_pass() -> None:
             "media_heavy"
         )
     assert check_publish(TOPOLOGY, queue="webhooks").name == "webhooks"
+    # 0 is what every message carries when no priority is given (a retry copies it).
+    assert check_publish(TOPOLOGY, queue="webhooks", priority=0).name == "webhooks"
 
 
 @pytest.mark.parametrize(
