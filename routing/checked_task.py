@@ -18,13 +18,18 @@ from routing.model import Topology
 from routing.publish_checks import check_publish
 
 
-def declared_topology(app: Celery) -> Topology:
-    """The topology the app routes with (its `DeclaredRouter`), so the checks and the
-    routes can never come from two declarations."""
+def declared_router(app: Celery) -> DeclaredRouter:
+    """The app's `DeclaredRouter` (in `task_routes`)."""
     for router in app.conf.task_routes or ():
         if isinstance(router, DeclaredRouter):
-            return router.topology
+            return router
     raise LookupError("the app has no DeclaredRouter in task_routes; see routing.celery_settings")
+
+
+def declared_topology(app: Celery) -> Topology:
+    """The topology the app routes with, so the checks and the routes can never come from
+    two declarations."""
+    return declared_router(app).topology
 
 
 def _name(entity: Any) -> str | None:
