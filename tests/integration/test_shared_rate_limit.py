@@ -17,7 +17,7 @@ from ops.broker_users import pool_worker_env
 from ops.fake_services import FakeServices
 from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
-from results.schema import RATE_BUCKET
+from results.tables import RATE_BUCKET
 from routing.declaration import TOPOLOGY
 from routing.worker_command import worker_argv
 from tasks.external import call_external_rate_limited_api
@@ -45,7 +45,7 @@ def test_three_workers_keep_the_deployments_ten_a_minute(
 ) -> None:
     task = call_external_rate_limited_api
     db.execute(
-        sql.SQL("DELETE FROM {} WHERE bucket = %s").format(sql.Identifier(RATE_BUCKET.name)),
+        sql.SQL("DELETE FROM {} WHERE bucket = %s").format(sql.Identifier(RATE_BUCKET)),
         (bucket_name(task.name),),
     )
     pool = TOPOLOGY.pool("external-api")
