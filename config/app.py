@@ -13,6 +13,7 @@ from celery.signals import celeryd_init
 
 from config.celery_defaults import FIXED
 from config.settings import Settings, SettingsError, get_settings
+from execution.bounded_logs import install_bounded_logs
 from execution.inline_pool import WatchConnection
 from metrics.install import instrument
 from ops.health import install_health_files
@@ -84,12 +85,13 @@ def create_app() -> Celery:
         "switchyard",
         # The routes of the declaration name every task module; there is no second list.
         include=list(TOPOLOGY.task_modules),
-        task_cls="deadletter.request:DeadLetteringTask",
+        task_cls="execution.task_base:SwitchyardTask",
     )
     celery.add_defaults(lambda: celery_settings(get_settings()))
     celery.steps["consumer"].add(WatchConnection)
     celeryd_init.connect(refuse_producer_credentials(celery), weak=False)
     install_health_files(celery)
+    install_bounded_logs()
     instrument(celery)
     return celery
 

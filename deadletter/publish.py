@@ -24,19 +24,23 @@ def republish(
     exchange: str,
     routing_key: str,
     extra_headers: dict[str, Any],
+    base_headers: dict[str, Any] | None = None,
 ) -> None:
-    """Publish a copy of `message` with `extra_headers`; returns once the broker confirmed.
+    """Publish a copy of `message` with `extra_headers` over `base_headers` (by default the
+    message's own); returns once the broker confirmed.
 
     The body is passed through untouched (no decode, no re-encode), so even a message
     that cannot be decoded keeps its exact bytes.
     """
     properties = message.properties
+    if base_headers is None:
+        base_headers = message.headers or {}
     with app.producer_or_acquire() as producer:
         producer.publish(
             message.body,
             exchange=exchange,
             routing_key=routing_key,
-            headers={**(message.headers or {}), **extra_headers},
+            headers={**base_headers, **extra_headers},
             content_type=message.content_type or "application/octet-stream",
             content_encoding=message.content_encoding or "binary",
             priority=properties.get("priority"),

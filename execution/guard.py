@@ -73,6 +73,7 @@ class _Job:
     last_beat: float
     last_alive: float
     pending_bytes: int
+    hard_limit_s: float | None = None
     soft_sent: bool = False
     hard_sent: bool = False
 
@@ -149,6 +150,7 @@ class TaskGuard:
             last_beat=now,
             last_alive=now,
             pending_bytes=-1,
+            hard_limit_s=hard_limit_s,
         )
         with self._lock:
             self._job = job
@@ -202,7 +204,7 @@ class TaskGuard:
         elif job.hard_at is not None and now >= job.hard_at and not job.hard_sent:
             job.hard_sent = True
             logger.error("hard time limit exceeded for %s", job.name)
-            self._interrupt(TimeLimitExceeded(job.hard_at))
+            self._interrupt(TimeLimitExceeded(job.hard_limit_s))  # the limit, as prefork says
         elif job.soft_at is not None and now >= job.soft_at and not job.soft_sent:
             job.soft_sent = True
             logger.warning("soft time limit exceeded for %s", job.name)

@@ -28,6 +28,7 @@ from ops.management_api import ManagementAPIError
 from ops.prune import PruneRefused
 from ops.stack.accounts import StackError
 from routing.model import TopologyError
+from routing.publish_checks import PublishRefused
 
 _GROUPS = (
     stack,
@@ -68,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         TopologyError,
         PoolUserError,
         PruneRefused,
+        PublishRefused,
     ) as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 1

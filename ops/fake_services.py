@@ -52,6 +52,10 @@ class FakeServices:
         with self._lock:
             return [r for r in self.requests if r.path == path]
 
+    def most_in_window(self, path: str, window_s: float) -> int:
+        """The most calls to `path` that any window of `window_s` seconds holds."""
+        return most_in_window([r.at for r in self.hits(path)], window_s)
+
     def start(self) -> FakeServices:
         services = self
 
@@ -88,3 +92,15 @@ class FakeServices:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def most_in_window(times: list[float], window_s: float) -> int:
+    """The most of `times` inside any half-open window [t, t + window_s); the busiest
+    window starts at one of the times, so those are the only starts to try."""
+    ordered = sorted(times)
+    most, end = 0, 0
+    for start, at in enumerate(ordered):
+        while end < len(ordered) and ordered[end] < at + window_s:
+            end += 1
+        most = max(most, end - start)
+    return most

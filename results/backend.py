@@ -8,8 +8,9 @@ registered as a `celery.result_backends` entry point). What it does instead of t
 - `get()`, `GroupResult.get()` and `join()` sleep until notified, and the notification
   usually carries the row (`results.waiting`, `results.listener`);
 - chords joined by an atomic counter, without `chord_unlock` polling (`results.chords`);
-- results as `jsonb`, never pickle; a result JSON cannot encode fails the task with
-  `ResultEncodeError` (`results.codec`);
+- results as `jsonb`, never pickle; a result JSON cannot encode, or above
+  `RESULT_MAX_BYTES`, fails the task with `ResultEncodeError` (`results.codec`); exception
+  messages and tracebacks are stored cut to a bound;
 - expired rows deleted in bounded batches by the writing processes (`results.retention`).
 
 Connection errors (a database restart) are retried with backoff, forever by default
@@ -105,11 +106,15 @@ class SwitchyardBackend(_Base):  # type: ignore[misc]
         delivery = getattr(request, "delivery_info", None) or {}
         extended = request is not None and self.app.conf.find_value_for_key("extended", "result")
         children = self.current_task_children(request)
+        if state in states.EXCEPTION_STATES:
+            result = codec.bounded_exception(result)
         return store.StateRow(
             task_id=str(task_id),
             state=state,
-            result=self.encode(result),
-            traceback=traceback,
+            result=codec.check_result_size(self.encode(result)),
+            traceback=None
+            if traceback is None
+            else codec.bounded_text(traceback, codec.TRACEBACK_MAX_CHARS),
             name=getattr(request, "task", None),
             queue=_queue_of(delivery.get("routing_key")),
             worker=getattr(request, "hostname", None),

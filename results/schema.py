@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     DateTime,
+    Double,
     Index,
     Integer,
     MetaData,
@@ -100,7 +101,15 @@ EFFECT = _expiring_table(
     comment="Exactly-once effects: a key is claimed in the same transaction as the effect's writes",
 )
 
-OWN_TABLES = (TASK_RESULT, GROUP_RESULT, CHORD, CHORD_PART, EFFECT)
+RATE_BUCKET = _expiring_table(
+    tables.RATE_BUCKET,
+    Column("bucket", Text, primary_key=True, comment="task name, or task name and key"),
+    Column("tokens", Double, nullable=False, comment="tokens left at updated_at"),
+    comment="Token buckets of shared rate limits (execution.shared_rate_limit): one row per "
+    "bucket, refilled on each take from the time since updated_at, so every replica shares it",
+)
+
+OWN_TABLES = (TASK_RESULT, GROUP_RESULT, CHORD, CHORD_PART, EFFECT, RATE_BUCKET)
 
 
 def _copy_celery_tables() -> None:

@@ -83,7 +83,8 @@ TOPOLOGY = Topology(
             prefetch_multiplier=1,
             soft_time_limit_s=50,
             time_limit_s=60,
-            max_replicas=1,
+            # The task's rate limit is shared by every replica: two keep it available.
+            replicas=2,
             description="rate-limited tasks alone, so they starve nothing",
             egress=(HTTPS,),
         ),

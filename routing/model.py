@@ -19,6 +19,13 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 MAX_PRIORITY_LIMIT = 255  # AMQP allows 1-255; RabbitMQ advises 10 or fewer
 DEFAULT_DELIVERY_LIMIT = 5
 _GLOB_CHARS = "*?[]"
+# RabbitMQ's own `max_message_size` (128 MiB by default since 3.8): a queue's publish-time
+# limit must stay below it, so a caller hears the queue's limit, not a closed channel.
+BROKER_MAX_MESSAGE_BYTES = 128 * 1024 * 1024
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+# Kinds whose worker cannot interrupt a running task: Celery's solo pool runs it in the
+# consumer's thread with nothing watching the clock (`inline` is solo plus a guard).
+KINDS_WITHOUT_TIME_LIMITS: frozenset[str] = frozenset({"solo"})
 
 
 class TopologyError(ValueError):
@@ -34,6 +41,8 @@ class QueueSpec:
         delivery_limit: redeliveries before a message is dead-lettered (quorum queues),
             which bounds a task that kills its worker.
         max_length / message_ttl_ms: optional limits; overflow is rejected at publish.
+        max_message_bytes: the largest task body a producer may publish to it; checked
+            before publishing (`routing.publish_checks`), below the broker's own limit.
     """
 
     name: str
@@ -42,6 +51,7 @@ class QueueSpec:
     delivery_limit: int | None = DEFAULT_DELIVERY_LIMIT
     max_length: int | None = None
     message_ttl_ms: int | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -67,6 +77,11 @@ class QueueSpec:
             value = getattr(self, attr)
             if value is not None and value <= 0:
                 raise TopologyError(f"queue {self.name!r}: {attr} must be positive, not {value}")
+        if not 0 < self.max_message_bytes < BROKER_MAX_MESSAGE_BYTES:
+            raise TopologyError(
+                f"queue {self.name!r}: max_message_bytes {self.max_message_bytes} must be "
+                f"positive and below the broker's max_message_size {BROKER_MAX_MESSAGE_BYTES}"
+            )
 
 
 @dataclass(frozen=True)
@@ -105,11 +120,13 @@ class PoolSpec:
 
     Parameters:
         queues: what it consumes. prefetch_multiplier: 1 wherever priority matters.
-        kind: Celery's `prefork`, `threads` or `solo` pool, or `inline`
+        kind: Celery's `prefork` pool; `threads` (`execution.thread_pool`: Celery's
+            threads pool plus a watchdog that enforces time limits); or `inline`
             (`execution.inline_pool`): tasks run in the worker process itself, under a
             guard that keeps heartbeats and time limits. Inline is the fastest for short
             tasks, but runs one task per process and a task that crashes takes the
-            process with it; it scales by replicas.
+            process with it; it scales by replicas. `solo` is refused: it cannot enforce
+            time limits.
         soft_time_limit_s / time_limit_s: per task; the hard limit must stay below the
             broker's consumer_timeout or the broker closes the channel mid-task.
         replicas: the default Deployment size; min/max_replicas bound autoscaling.
@@ -154,6 +171,12 @@ class PoolSpec:
             )
         if not 0 < self.soft_time_limit_s < self.time_limit_s:
             raise TopologyError(f"{where}: need 0 < soft_time_limit_s < time_limit_s")
+        if self.kind in KINDS_WITHOUT_TIME_LIMITS:
+            raise TopologyError(
+                f"{where}: a {self.kind} pool cannot enforce its time limits "
+                f"({self.soft_time_limit_s}s/{self.time_limit_s}s); use kind='inline', "
+                "which runs tasks the same way under a guard that enforces them"
+            )
         if not 0 <= self.min_replicas <= self.replicas <= self.max_replicas:
             raise TopologyError(f"{where}: need min_replicas <= replicas <= max_replicas")
         _unique(f"{where}: egress", [e.name for e in self.egress])

@@ -12,11 +12,15 @@ INLINE_POOL_CLASS = "execution.inline_pool:InlinePool"
 # Beat's scheduler touches a liveness file after every tick; it ticks at least this often.
 BEAT_SCHEDULER_CLASS = "ops.health:HealthFileScheduler"
 BEAT_MAX_INTERVAL_S = 30
+# Celery's threads pool does not enforce time limits; this one does.
+THREAD_POOL_CLASS = "execution.thread_pool:GuardedThreadPool"
+CUSTOM_POOL_CLASSES = {"inline": INLINE_POOL_CLASS, "threads": THREAD_POOL_CLASS}
 
 
 def worker_env(pool: PoolSpec) -> dict[str, str]:
     """Environment the worker command line needs besides the deployment's settings."""
-    return {CUSTOM_POOL_ENV: INLINE_POOL_CLASS} if pool.kind == "inline" else {}
+    custom = CUSTOM_POOL_CLASSES.get(pool.kind)
+    return {CUSTOM_POOL_ENV: custom} if custom else {}
 
 
 def worker_argv(pool: PoolSpec, instance: int = 0) -> list[str]:
@@ -35,7 +39,7 @@ def worker_argv(pool: PoolSpec, instance: int = 0) -> list[str]:
         "--queues",
         ",".join(pool.queues),
         "--pool",
-        "custom" if pool.kind == "inline" else pool.kind,
+        "custom" if pool.kind in CUSTOM_POOL_CLASSES else pool.kind,
         "--concurrency",
         str(pool.concurrency),
         "--prefetch-multiplier",

@@ -12,7 +12,7 @@ from tasks.http import FinalHTTPError, RetryableHTTPError, post_json
 
 
 @app.task(
-    rate_limit="10/m",
+    shared_rate_limit="10/m",
     autoretry_for=(RetryableHTTPError,),
     max_retries=5,
     retry_backoff=True,
@@ -21,8 +21,8 @@ from tasks.http import FinalHTTPError, RetryableHTTPError, post_json
 def call_external_rate_limited_api(payload: dict[str, Any]) -> Any:
     """POST `payload` to the external API.
 
-    Celery's rate limit holds per worker, so this task has a pool of its own with one
-    replica: the limit then holds for the whole deployment, and no other task waits behind it.
+    The limit is the deployment's, shared through PostgreSQL by every replica
+    (`execution.shared_rate_limit`); a call over budget waits in the broker, not in a worker.
     """
     base = get_settings().external_api_url.rstrip("/")
     try:

@@ -22,11 +22,17 @@ def noop() -> None:
     """Nothing: what remains is the cost of sending, running and storing a task."""
 
 
+PAUSE_STEP_S = 0.05
+
+
 @app.task(name="tasks.probes.echo")
 def echo(value: Any, pause_s: float = 0.0) -> Any:
-    """`value`, after `pause_s` seconds."""
-    if pause_s:
-        time.sleep(pause_s)
+    """`value`, after `pause_s` seconds, paused in short steps: an exception raised in the
+    task's thread (the threads pool's time limits) lands between two steps, as it would in
+    a task doing work rather than one long wait."""
+    deadline = time.monotonic() + pause_s
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(PAUSE_STEP_S, left))
     return value
 
 
@@ -34,6 +40,12 @@ def echo(value: Any, pause_s: float = 0.0) -> Any:
 def not_json() -> set[int]:
     """A result JSON cannot encode; it must be stored as a clear FAILURE, never pickled."""
     return {1, 2, 3}
+
+
+@app.task(name="tasks.probes.blob")
+def blob(size: int) -> str:
+    """A result of `size` characters from a small call: the stored-result bound's probe."""
+    return "z" * size
 
 
 @app.task(name="tasks.probes.fail")

@@ -22,7 +22,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "when it parses (1024, true, [1,2]) and as a string otherwise",
     )
     parser.add_argument("--countdown", type=float, help="run no earlier than S seconds from now")
-    parser.add_argument("--priority", type=int, help="message priority (priority queues)")
+    parser.add_argument(
+        "--priority",
+        type=int,
+        help="message priority, within the target queue's declared range (priority queues only)",
+    )
     parser.add_argument("--queue", help="send to this declared queue instead of the route's")
     parser.add_argument("--wait", action="store_true", help="wait for the result and print it")
     parser.add_argument(

@@ -10,7 +10,13 @@ import pytest
 from ops.chart_topology import BEAT_SCHEDULE_FILE, TOPOLOGY_FILE, is_current, render, write
 from routing.declaration import TOPOLOGY
 from routing.model import PoolSpec, QueueSpec, Topology
-from routing.worker_command import CUSTOM_POOL_ENV, beat_argv, worker_argv, worker_env
+from routing.worker_command import (
+    CUSTOM_POOL_CLASSES,
+    CUSTOM_POOL_ENV,
+    beat_argv,
+    worker_argv,
+    worker_env,
+)
 from tests.chart.rendering import (
     CHART,
     CI_VALUES,
@@ -174,9 +180,9 @@ def test_ci_values_name_only_declared_pools() -> None:
 def test_each_worker_gets_the_environment_its_command_needs(
     renders: dict[str, Render], name: str
 ) -> None:
-    """An inline pool's `--pool custom` names its class in an environment variable; a pool
-    that needs none gets none. The liveness probe of a pool that runs tasks in its consumer
-    loop allows for a task as long as the hard time limit."""
+    """An inline or threads pool's `--pool custom` names its class in an environment
+    variable; a pool that needs none gets none. The liveness probe of a pool that runs tasks
+    in its consumer loop allows for a task as long as the hard time limit."""
     deployments = renders[name].worker_deployments()
     max_age: dict[str, int] = {}
     for pool in TOPOLOGY.pools:
@@ -184,7 +190,7 @@ def test_each_worker_gets_the_environment_its_command_needs(
         env = {e["name"]: e.get("value") for e in worker["env"]}
         for variable, value in worker_env(pool).items():
             assert env[variable] == value
-        assert (CUSTOM_POOL_ENV in env) == (pool.kind == "inline")
+        assert (CUSTOM_POOL_ENV in env) == (pool.kind in CUSTOM_POOL_CLASSES)
         probe = worker["livenessProbe"]["exec"]["command"]
         max_age[pool.name] = int(probe[probe.index("--max-age") + 1])
     holding = {p.name: p.time_limit_s for p in TOPOLOGY.pools if p.tasks_hold_consumer}
@@ -192,3 +198,17 @@ def test_each_worker_gets_the_environment_its_command_needs(
     (base,) = {age for pool_name, age in max_age.items() if pool_name not in holding}
     for pool_name, time_limit in holding.items():
         assert max_age[pool_name] == base + time_limit
+
+
+def test_replicas_above_a_pools_max_replicas_fail_the_render(helm: Helm) -> None:
+    maintenance = TOPOLOGY.pool("maintenance")
+    too_many = maintenance.max_replicas + 1
+    error = helm.template_error(sets=[f"workers.pools.{maintenance.name}.replicas={too_many}"])
+    assert (
+        f"workers.pools.{maintenance.name}.replicas={too_many} is above the pool's max_replicas "
+        f"{maintenance.max_replicas}"
+    ) in error
+    # At the bound it renders: the check is the bound, not any override.
+    at_bound = helm.template(sets=[f"workers.pools.{maintenance.name}.replicas={too_many - 1}"])
+    deployment = at_bound.worker_deployments()[maintenance.name]
+    assert deployment["spec"]["replicas"] == maintenance.max_replicas

@@ -7,6 +7,7 @@ the broker holds the same headers and properties Celery sends, ids and publish t
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,9 @@ from ops.broker_users import pool_worker_env
 from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
 from routing.arguments import queue_arguments
+from routing.checked_task import declared_router
 from routing.declaration import TOPOLOGY
+from routing.model import PoolSpec, QueueSpec
 from routing.worker_command import worker_argv
 from tasks.bulk import EnqueueRefused, enqueue_many
 from tasks.probes import echo, noop, record_run
@@ -110,9 +113,21 @@ def _without(mapping: dict[str, Any], keys: set[str]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def full_queue(broker: Connection) -> Iterator[str]:
-    """A scratch queue that holds `MAX_LENGTH` messages and refuses the next ones."""
-    name = f"test.bulk.{uuid.uuid4().hex[:8]}"
+def full_queue(broker: Connection, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A scratch queue that holds `MAX_LENGTH` messages and refuses the next ones, added to
+    the app's declaration for the test (the publish checks refuse an undeclared queue)."""
+    suffix = uuid.uuid4().hex[:8]
+    name = f"test.bulk.{suffix}"
+    router = declared_router(app)
+    monkeypatch.setattr(
+        router,
+        "topology",
+        dataclasses.replace(
+            router.topology,
+            queues=(*router.topology.queues, QueueSpec(name, type="classic")),
+            pools=(*router.topology.pools, PoolSpec(f"scratch-{suffix}", queues=(name,))),
+        ),
+    )
     queue = Queue(
         name,
         Exchange(""),

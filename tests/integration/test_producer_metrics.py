@@ -7,6 +7,7 @@ import pytest
 from kombu import Connection
 from prometheus_client import REGISTRY
 
+from config.app import app
 from metrics import definitions as d
 from routing.declaration import TOPOLOGY
 
@@ -22,8 +23,11 @@ def test_a_publish_the_broker_refuses_is_counted_as_failed(broker: Connection) -
     assert route is not None
     before = {s: _count(s, succeed.name, route.queue) for s in (d.TASK_SENT, d.TASK_PUBLISH_FAILED)}
 
+    # By name: the task's own apply_async refuses an undeclared exchange before publishing.
     with pytest.raises(amqp.exceptions.NotFound):
-        succeed.apply_async((1,), exchange="exchange-nobody-declared", routing_key=route.queue)
+        app.send_task(
+            succeed.name, (1,), exchange="exchange-nobody-declared", routing_key=route.queue
+        )
     assert (
         _count(d.TASK_PUBLISH_FAILED, succeed.name, route.queue)
         == before[d.TASK_PUBLISH_FAILED] + 1

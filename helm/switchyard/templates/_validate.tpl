@@ -22,6 +22,9 @@ with the whole list (as Bitnami's validateValues does).
 {{- if ge (int $pool.timeLimitSeconds) $timeout -}}
 {{- $errors = append $errors (printf "pool %s: time limit %ds reaches config.brokerConsumerTimeoutSeconds (%ds); the broker would close the channel mid-task" $pool.name (int $pool.timeLimitSeconds) $timeout) -}}
 {{- end -}}
+{{- if and (not $v.autoscaling.enabled) (gt (int $v.replicas) (int $pool.maxReplicas)) -}}
+{{- $errors = append $errors (printf "%s.replicas=%d is above the pool's max_replicas %d in routing/declaration.py: raise max_replicas there (and check what it bounds) before scaling past it" $where (int $v.replicas) (int $pool.maxReplicas)) -}}
+{{- end -}}
 {{- $scaling := $v.autoscaling -}}
 {{- if $scaling.enabled -}}
 {{- if gt (int $scaling.minReplicas) (int $scaling.maxReplicas) -}}

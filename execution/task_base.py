@@ -1,0 +1,25 @@
+"""The base class of every task (`task_cls` of the app): what each of its parts adds.
+
+- publish checks in `apply_async` (`routing.checked_task`): bad priority, unroutable
+  destination or oversized arguments fail in the caller;
+- a shared rate limit when the task declares one (`execution.shared_rate_limit`), through
+  the task's public `Strategy` hook;
+- requests that dead-letter with a reason and bound redelivery (`deadletter.request`).
+"""
+
+from __future__ import annotations
+
+from deadletter.request import DeadLetteringTask
+from execution.shared_rate_limit import RateLimitKey
+from routing.checked_task import PublishCheckedTask
+
+
+class SwitchyardTask(PublishCheckedTask, DeadLetteringTask):
+    """Declare a shared limit with `@app.task(shared_rate_limit="10/m")`; see
+    `execution.shared_rate_limit` for `rate_limit_burst` and `rate_limit_key`."""
+
+    abstract = True
+    Strategy = "execution.shared_rate_limit:shared_rate_limit_strategy"
+    shared_rate_limit: str | None = None
+    rate_limit_burst: int = 1
+    rate_limit_key: RateLimitKey | None = None
