@@ -38,6 +38,9 @@ task_runtime = _histogram(d.TASK_RUNTIME)
 task_queue_wait = _histogram(d.TASK_QUEUE_WAIT)
 worker_tasks_active = _gauge(d.WORKER_TASKS_ACTIVE)
 worker_up = _gauge(d.WORKER_UP)
+api_requests = _counter(d.API_REQUESTS)
+api_enqueue = _histogram(d.API_ENQUEUE)
+api_loop_lag = _histogram(d.API_LOOP_LAG)
 
 # Longest first, so a queue whose name ends in another's is matched as itself.
 _DECLARED_QUEUES = sorted((q.name for q in TOPOLOGY.queues), key=len, reverse=True)

@@ -12,8 +12,9 @@ GROUP_RESULT = "switchyard_group_result"
 CHORD = "switchyard_chord"
 CHORD_PART = "switchyard_chord_part"
 EFFECT = "switchyard_effect"
+IDEMPOTENCY_KEY = "switchyard_idempotency_key"
 
-OWN_TABLES = (TASK_RESULT, GROUP_RESULT, CHORD, CHORD_PART, EFFECT)
+OWN_TABLES = (TASK_RESULT, GROUP_RESULT, CHORD, CHORD_PART, EFFECT, IDEMPOTENCY_KEY)
 """Switchyard's own tables: every one has `updated_at`, indexed, through which retention
 deletes expired rows; the runtime role gets row access to each."""
 

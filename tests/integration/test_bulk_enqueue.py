@@ -26,7 +26,7 @@ from ops.supervisor import Supervisor
 from routing.arguments import queue_arguments
 from routing.declaration import TOPOLOGY
 from routing.worker_command import worker_argv
-from tasks.bulk import EnqueueRefused, enqueue_many
+from producer.bulk import EnqueueRefused, enqueue_many
 from tasks.probes import echo, noop, record_run
 
 pytestmark = pytest.mark.integration
