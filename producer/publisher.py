@@ -109,8 +109,18 @@ class AsyncPublisher:
         Raises:
             BrokerUnavailable: nothing was confirmed for this task; retrying is safe.
             TypeError / kombu.exceptions.EncodeError: the arguments do not fit the task or
-                are not JSON; nothing was published.
+                are not JSON, or `signature` is a canvas (chain, group, chord); nothing
+                was published.
         """
+        if type(signature) is not Signature:
+            raise TypeError(
+                f"enqueue takes one task's signature, not a {type(signature).__name__}: "
+                "a canvas publishes through the app's own producer, outside this thread"
+            )
+        # The topology is declared by `topology declare`; a producer that re-declared the
+        # queue on every first publish would need permission to reconfigure it.
+        signature = signature.clone()
+        signature.options["declare"] = []
         loop = asyncio.get_running_loop()
         request = _Request(signature, loop, loop.create_future())
         self._requests.put(request)

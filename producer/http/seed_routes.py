@@ -1,8 +1,10 @@
 """The seeds' own endpoints: upload-style URLs that enqueue the seed tasks.
 
 `POST /videos/{video_id}/transcode` is the upload endpoint of the architecture this project
-implements; the others enqueue the remaining seed tasks and pipelines. Each is a thin,
-typed wrapper: its checks come from the task's declaration, its answer from `submit`.
+implements; the others enqueue the remaining seed tasks that a web request starts. Each is
+a thin, typed wrapper: its checks come from the task's declaration, its answer from
+`submit`. Every task also has its generic `POST /tasks/{name}`; canvases (the analytics
+chain and chord) are not offered, as they publish outside the confirm window.
 """
 
 from __future__ import annotations
@@ -17,12 +19,9 @@ from pydantic import Field, field_validator
 from producer.http.service import service_of
 from producer.http.submit import Accepted, PublishOptions, submit
 from producer.http.task_routes import writer
-from tasks.analytics import summary_chain, summary_chord
 from tasks.external import call_external_rate_limited_api
 from tasks.inventory import sync_inventory_webhook
 from tasks.media import FORMATS, process_video_transcode
-
-MAX_RECORDS = 1000
 
 router = APIRouter(tags=["seed endpoints"], responses={503: {"description": "retry later"}})
 
@@ -40,10 +39,6 @@ class TranscodeRequest(PublishOptions):
 
 class ExternalCallRequest(PublishOptions):
     payload: dict[str, Any] = Field(description="the JSON body sent to the external API")
-
-
-class SummaryRequest(PublishOptions):
-    record_ids: list[int] = Field(min_length=1, max_length=MAX_RECORDS)
 
 
 async def _submit(
@@ -94,28 +89,3 @@ async def call_external_api(
         request, client, task.name, task.s(body.payload), payload={"payload": body.payload},
         options=body,
     )  # fmt: skip
-
-
-@router.post("/records/{record_id}/summary", status_code=202, response_model=Accepted)
-async def summarize_record(
-    record_id: int, request: Request, body: PublishOptions | None = None,
-    client: str = Depends(writer),
-) -> JSONResponse:  # fmt: skip
-    """extract -> analyze -> summarize as a chain; the task id is the summary's."""
-    signature = summary_chain(record_id)
-    last = "tasks.analytics.generate_summary"
-    payload = {"record_id": record_id, "pipeline": "chain"}
-    return await _submit(
-        request, client, last, signature, payload=payload, options=body or PublishOptions()
-    )
-
-
-@router.post("/summaries", status_code=202, response_model=Accepted)
-async def summarize_records(
-    body: SummaryRequest, request: Request, client: str = Depends(writer)
-) -> JSONResponse:
-    """A chord: every record extracted and analysed in parallel, then one summary."""
-    signature = summary_chord(body.record_ids)
-    last = "tasks.analytics.generate_summary"
-    payload = {"record_ids": body.record_ids, "pipeline": "chord"}
-    return await _submit(request, client, last, signature, payload=payload, options=body)
