@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from config.settings import SettingsError, get_settings
 
@@ -18,6 +19,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--port", type=int, help="listen port (default: SWITCHYARD_API_PORT)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.set_defaults(handler=_serve)
+
+
+def api_argv() -> list[str]:
+    """The command line of `switchyard api` with this interpreter (no PATH needed)."""
+    return [sys.executable, "-m", "ops.cli", "api"]
 
 
 def _serve(args: argparse.Namespace) -> int:
