@@ -255,7 +255,7 @@ API_ENQUEUE = MetricSpec(
 API_LOOP_LAG = MetricSpec(
     "switchyard_api_event_loop_lag_seconds",
     "histogram",
-    (),
+    (HOSTNAME,),
     "How late the API's event loop ran a timer: time it spent blocked by something.",
     "api",
     buckets=LATENCY_BUCKETS,

@@ -2,6 +2,7 @@
 
 Creating them registers nothing on disk: in multiprocess mode a value file is opened only
 when a labelled child is first used, after the worker has cleaned its metrics directory.
+So every metric a worker process imports has labels (an unlabelled one opens its file at once).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ shows there.
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,7 +50,8 @@ class RequestMetrics:
 async def watch_loop_lag(interval_s: float = LAG_INTERVAL_S) -> None:
     """Record, forever, how late the loop wakes from a sleep of `interval_s`."""
     loop = asyncio.get_running_loop()
+    lag = m.api_loop_lag.labels(socket.gethostname())
     while True:
         asked = loop.time()
         await asyncio.sleep(interval_s)
-        m.api_loop_lag.observe(max(0.0, loop.time() - asked - interval_s))
+        lag.observe(max(0.0, loop.time() - asked - interval_s))
