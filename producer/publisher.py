@@ -86,6 +86,7 @@ class AsyncPublisher:
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
         self._stop = threading.Event()
+        self._sleeping = False
         self._thread: threading.Thread | None = None
         self._inflight: dict[int, _Request] = {}
         self._outcomes: list[Outcome] = []
@@ -124,12 +125,31 @@ class AsyncPublisher:
         loop = asyncio.get_running_loop()
         request = _Request(signature, loop, loop.create_future())
         self._requests.put(request)
-        self._wake()
+        if self._sleeping:  # else the thread looks at the queue before it sleeps again
+            self._wake()
         return await request.future
 
     def _wake(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):  # a full pipe is awake already
             os.write(self._wake_w, b"x")
+
+    def _sleep(self, readers: list[Any], timeout: float, *, taking: bool = True) -> list[Any]:
+        """`select` on `readers` and the wake pipe, unless a request came in meanwhile and
+        the thread is `taking` requests (its confirm window has room).
+
+        `_sleeping` is set before the queue is looked at, so a request put after that look
+        sees it set and writes to the pipe; one put before it is found by the look.
+        """
+        self._sleeping = True
+        try:
+            if taking and not self._requests.empty():
+                return []
+            readable, _, _ = select.select([*readers, self._wake_r], [], [], timeout)
+        finally:
+            self._sleeping = False
+        if self._wake_r in readable:
+            self._drain_wake()
+        return readable
 
     # The publisher thread.
 
@@ -150,8 +170,7 @@ class AsyncPublisher:
             self._fail_waiting()
             deadline = time.monotonic() + TICK_S
             while not self._stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
-                select.select([self._wake_r], [], [], remaining)
-                self._drain_wake()
+                self._sleep([], remaining)
                 self._fail_waiting()
         self._fail_waiting()
 
@@ -174,10 +193,8 @@ class AsyncPublisher:
                 if self._stop.is_set() and not self._inflight:
                     channel.close()
                     return
-                readable, _, _ = select.select([sock, self._wake_r], [], [], self._timeout())
-                if self._wake_r in readable:
-                    self._drain_wake()
-                if sock in readable:
+                taking = len(self._inflight) < self.window
+                if sock in self._sleep([sock], self._timeout(), taking=taking):
                     read_available(conn)
                 self._expire()
                 conn.heartbeat_check()

@@ -44,11 +44,13 @@ class TaskState(BaseModel):
     retries: int | None = None
 
 
-def writer(request: Request) -> str:
+# Dependencies are coroutines: FastAPI runs a plain function in a worker thread, a thread
+# hop per request for a dictionary lookup.
+async def writer(request: Request) -> str:
     return service_of(request).tokens.client(request, write=True)
 
 
-def reader(request: Request) -> str:
+async def reader(request: Request) -> str:
     return service_of(request).tokens.client(request, write=False)
 
 

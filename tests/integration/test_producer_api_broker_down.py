@@ -4,6 +4,7 @@ a retry with the same Idempotency-Key publishes the same task id once the broker
 from __future__ import annotations
 
 import urllib.parse
+import uuid
 from typing import Any
 
 import psycopg
@@ -35,7 +36,7 @@ def test_a_stopped_broker_is_503_and_the_keyed_retry_publishes_once(
     proxy = ChaosProxy((url.hostname or "", url.port or 5672)).start()
     through_proxy = url._replace(netloc=url.netloc.rsplit(":", 1)[0] + f":{proxy.port}")
     api = start_api(supervisor, {"SWITCHYARD_API_BROKER_URL": through_proxy.geturl()})
-    key = {"Idempotency-Key": "upload-7"}
+    key = {"Idempotency-Key": f"upload-{uuid.uuid4()}"}  # keys outlive a test run
     with api.client() as client:
         assert client.post(ADD, json=BODY).status_code == 202
         amqp.queue_purge("default")
@@ -53,7 +54,7 @@ def test_a_stopped_broker_is_503_and_the_keyed_retry_publishes_once(
     assert retried.status_code == 202, retried.text
     row = db.execute(
         f"SELECT task_id, state FROM {IDEMPOTENCY_KEY.name} WHERE key = %s",  # noqa: S608
-        ("upload-7",),
+        (key["Idempotency-Key"],),
     ).fetchone()
     assert row == (retried.json()["task_id"], "published")
     _, properties, _ = amqp.basic_get("default", auto_ack=True)
