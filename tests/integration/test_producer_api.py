@@ -17,7 +17,7 @@ from kombu import Connection
 from ops.supervisor import Supervisor
 from producer.http.submit import REPLAYED_HEADER
 from producer.http.task_routes import WOKEN_BY_HEADER
-from results.schema import TASK_RESULT
+from results.tables import TASK_RESULT
 from tests.integration.api_support import READER_TOKEN, ApiServer, start_api
 from tests.integration.conftest import queue_depth, start_pool
 from tests.integration.metrics_support import scrape
@@ -76,7 +76,7 @@ def test_a_result_stored_without_notification_is_not_reported_as_notified(
     with api.client() as client, ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(client.get, f"/tasks/{task_id}", params={"wait": 3})
         db.execute(
-            f"INSERT INTO {TASK_RESULT.name} (task_id, state, result) "  # noqa: S608
+            f"INSERT INTO {TASK_RESULT} (task_id, state, result) "  # noqa: S608
             "VALUES (%s, 'SUCCESS', '7'::jsonb)",
             (task_id,),
         )

@@ -15,7 +15,7 @@ from config.settings import Settings
 from ops.chaos.proxy import ChaosProxy
 from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
-from results.schema import IDEMPOTENCY_KEY
+from results.tables import IDEMPOTENCY_KEY
 from tests.integration.api_support import start_api
 from tests.integration.conftest import queue_depth
 
@@ -53,7 +53,7 @@ def test_a_stopped_broker_is_503_and_the_keyed_retry_publishes_once(
     proxy.stop()
     assert retried.status_code == 202, retried.text
     row = db.execute(
-        f"SELECT task_id, state FROM {IDEMPOTENCY_KEY.name} WHERE key = %s",  # noqa: S608
+        f"SELECT task_id, state FROM {IDEMPOTENCY_KEY} WHERE key = %s",  # noqa: S608
         (key["Idempotency-Key"],),
     ).fetchone()
     assert row == (retried.json()["task_id"], "published")
