@@ -39,7 +39,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 TASK = "tasks.demo.add"  # the same name and arguments as the producer API is driven with
 
 
-@stock.task(name=TASK)
+@stock.task(name=TASK, shared=False)  # this app only: the real task has the name elsewhere
 def add(x: int, y: int) -> int:
     return x + y
 
