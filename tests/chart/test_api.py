@@ -69,7 +69,8 @@ def test_it_publishes_as_its_own_user_and_the_hook_creates_that_user(
         broker = env(api)["SWITCHYARD_BROKER_URL"]["valueFrom"]["secretKeyRef"]
         url = urllib.parse.urlsplit(secret_value(render, broker))
         assert url.username == PRODUCER_BROKER_USER, name
-        hook = pod_spec(render.get("Job", f"{RELEASE}-topology"))["initContainers"][0]
+        (job,) = render.of_kind("Job")
+        hook = pod_spec(job)["initContainers"][0]
         granted = env(hook)["SWITCHYARD_API_BROKER_URL"]["valueFrom"]["secretKeyRef"]
         assert granted == broker, name
     in_cluster = renders["in-cluster"]
