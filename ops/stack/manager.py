@@ -196,7 +196,7 @@ class Stack:
         if self.external_broker:
             return []
         urls = self.pool_broker_urls()
-        self.rabbit.provision(urls)
+        self.rabbit.provision(urls, self.producer_broker_url())
         self._write_env_file()
         return [f"settings  {self.layout.env_file}: broker URLs of {len(urls)} pool(s)"]
 
