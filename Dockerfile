@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # The image the Helm chart runs:  docker build -t switchyard:0.1.0 .
-# Every pod runs one command of it (a pool's `celery worker`, beat, `switchyard exporter`, the
-# hook's `switchyard topology declare` / `switchyard db migrate`), as uid 10001, on a
-# read-only root filesystem with /tmp as an emptyDir.
+# Every pod runs one command of it (a pool's `celery worker`, beat, `switchyard api`,
+# `switchyard exporter`, the hook's `switchyard topology declare` / `switchyard db migrate`),
+# as uid 10001, on a read-only root filesystem with /tmp as an emptyDir.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build

@@ -103,6 +103,34 @@ class Settings(BaseSettings):
         le=65535,
         description="Port of `switchyard exporter`, which serves the queue metrics",
     )
+    api_host: str = Field(
+        default="127.0.0.1",
+        description="Address `switchyard api` listens on (0.0.0.0 in a pod)",
+    )
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port of `switchyard api`")
+    api_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object, client name -> bearer token allowed to enqueue and read",
+    )
+    api_read_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object, client name -> bearer token allowed only to read task states",
+    )
+    api_broker_url: str = Field(
+        default="",
+        description="AMQP URL of the API's own broker user, allowed only to publish tasks; "
+        "broker_url when empty",
+    )
+    api_idempotency_ttl_s: int = Field(
+        default=86400,
+        gt=0,
+        description="How long an Idempotency-Key keeps answering with its first task id",
+    )
+    api_wait_max_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="The longest `GET /tasks/{id}?wait=` a client may ask for",
+    )
 
     inventory_api_url: str = Field(
         default="",

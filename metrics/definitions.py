@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 MetricKind = Literal["counter", "gauge", "histogram"]
-Source = Literal["producer", "worker", "exporter"]
+Source = Literal["producer", "worker", "exporter", "api"]
 GaugeMode = Literal["livesum", "livemax"]
 
 # Label names, used by the instrumentation and in every generated query.
@@ -23,11 +23,19 @@ EXCEPTION = "exception"
 HOSTNAME = "hostname"
 POOL = "pool"
 KIND = "kind"
+ROUTE = "route"
+METHOD = "method"
+STATUS = "status"
 
 # Seconds: from a millisecond task to the longest time limit a pool may have.
 DURATION_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
     600.0, 1800.0,
+)  # fmt: skip
+
+# Seconds: from a sub-millisecond publish or event-loop stall to a request that waited long.
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 )  # fmt: skip
 
 
@@ -229,6 +237,29 @@ EXPORTER_SCRAPE_ERRORS = MetricSpec(
     "Scrapes of the broker's management API that failed.",
     "exporter",
 )
+API_REQUESTS = MetricSpec(
+    "switchyard_api_requests_total",
+    "counter",
+    (ROUTE, METHOD, STATUS),
+    "HTTP requests the producer API answered, by route template, method and status code.",
+    "api",
+)
+API_ENQUEUE = MetricSpec(
+    "switchyard_api_enqueue_seconds",
+    "histogram",
+    (TASK,),
+    "Seconds from a request's enqueue to the broker's confirm of its task message.",
+    "api",
+    buckets=LATENCY_BUCKETS,
+)
+API_LOOP_LAG = MetricSpec(
+    "switchyard_api_event_loop_lag_seconds",
+    "histogram",
+    (HOSTNAME,),
+    "How late the API's event loop ran a timer: time it spent blocked by something.",
+    "api",
+    buckets=LATENCY_BUCKETS,
+)
 
 ALL: tuple[MetricSpec, ...] = (
     TASK_SENT,
@@ -254,4 +285,7 @@ ALL: tuple[MetricSpec, ...] = (
     UNROUTABLE,
     BROKER_UP,
     EXPORTER_SCRAPE_ERRORS,
+    API_REQUESTS,
+    API_ENQUEUE,
+    API_LOOP_LAG,
 )

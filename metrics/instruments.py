@@ -2,6 +2,7 @@
 
 Creating them registers nothing on disk: in multiprocess mode a value file is opened only
 when a labelled child is first used, after the worker has cleaned its metrics directory.
+So every metric a worker process imports has labels (an unlabelled one opens its file at once).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ task_runtime = _histogram(d.TASK_RUNTIME)
 task_queue_wait = _histogram(d.TASK_QUEUE_WAIT)
 worker_tasks_active = _gauge(d.WORKER_TASKS_ACTIVE)
 worker_up = _gauge(d.WORKER_UP)
+api_requests = _counter(d.API_REQUESTS)
+api_enqueue = _histogram(d.API_ENQUEUE)
+api_loop_lag = _histogram(d.API_LOOP_LAG)
 
 # Longest first, so a queue whose name ends in another's is matched as itself.
 _DECLARED_QUEUES = sorted((q.name for q in TOPOLOGY.queues), key=len, reverse=True)

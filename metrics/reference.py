@@ -13,6 +13,7 @@ _SOURCES = {
     "producer": "any process that sends tasks (workers and beat included)",
     "worker": "every worker pool's main process, for all of its processes",
     "exporter": "`switchyard exporter`, for every declared queue",
+    "api": "`switchyard api`, the producer's HTTP service",
 }
 
 

@@ -15,7 +15,7 @@ from ops.management_api import ManagementAPI, quote
 from routing import names
 from routing.declaration import TOPOLOGY
 from routing.model import Topology
-from routing.permissions import pool_permissions
+from routing.permissions import PoolPermissions, pool_permissions, producer_permissions
 from routing.worker_command import worker_env
 
 POOL_BROKER_URL_ENV = f"{ENV_PREFIX}POOL_BROKER_URL"
@@ -27,9 +27,13 @@ class PoolUserError(ValueError):
 
 def pool_broker_url(shared_url: str, pool: str, password: str) -> str:
     """`shared_url` with the pool's own user and `password` in place of its credentials."""
+    return _with_user(shared_url, names.pool_broker_user(pool), password)
+
+
+def _with_user(shared_url: str, user: str, password: str) -> str:
     parts = urllib.parse.urlsplit(shared_url)
     host = parts.hostname or ""
-    netloc = f"{urllib.parse.quote(names.pool_broker_user(pool), safe='')}:" + (
+    netloc = f"{urllib.parse.quote(user, safe='')}:" + (
         f"{urllib.parse.quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
     )
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
@@ -63,18 +67,46 @@ def grant_pool_users(
         password = urllib.parse.unquote(parts.password or "")
         if not password:
             raise PoolUserError(f"the broker URL of pool {pool_name!r} has no password")
-        api.put(f"users/{quote(user)}", {"password": password, "tags": ""})
-        api.put(
-            f"permissions/{quote(vhost)}/{quote(user)}",
-            {"configure": granted.configure, "write": granted.write, "read": granted.read},
-        )
-        for exchange, write in granted.topic_write.items():
-            api.put(
-                f"topic-permissions/{quote(vhost)}/{quote(user)}",
-                {"exchange": exchange, "write": write, "read": granted.topic_read},
-            )
+        _grant(api, vhost, granted, password)
         lines.append(f"user      {user}: queues {', '.join(pool.queues)}")
     return lines
+
+
+def grant_producer_user(api: ManagementAPI, vhost: str, topology: Topology, url: str) -> str:
+    """Create or update the producer API's user from its URL; return a line saying so.
+
+    Raises:
+        PoolUserError: the URL names another user or has no password.
+    """
+    granted = producer_permissions(topology)
+    parts = urllib.parse.urlsplit(url)
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    if user != granted.user or not password:
+        raise PoolUserError(
+            f"the producer API's broker URL must name user {granted.user!r} with a password"
+        )
+    _grant(api, vhost, granted, password)
+    return f"user      {user}: publishes tasks only"
+
+
+def producer_broker_url(shared_url: str, password: str) -> str:
+    """`shared_url` with the producer API's user and `password` as its credentials."""
+    return _with_user(shared_url, names.PRODUCER_BROKER_USER, password)
+
+
+def _grant(api: ManagementAPI, vhost: str, granted: PoolPermissions, password: str) -> None:
+    user = quote(granted.user)
+    api.put(f"users/{user}", {"password": password, "tags": ""})
+    api.put(
+        f"permissions/{quote(vhost)}/{user}",
+        {"configure": granted.configure, "write": granted.write, "read": granted.read},
+    )
+    for exchange, write in granted.topic_write.items():
+        api.put(
+            f"topic-permissions/{quote(vhost)}/{user}",
+            {"exchange": exchange, "write": write, "read": granted.topic_read},
+        )
 
 
 def pool_worker_env(pool: str) -> dict[str, str]:

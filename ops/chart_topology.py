@@ -14,7 +14,7 @@ from typing import Any
 
 from config.settings import project_root
 from routing.model import PoolSpec, Topology
-from routing.names import dlq_name, pool_broker_user
+from routing.names import PRODUCER_BROKER_USER, dlq_name, pool_broker_user
 from routing.operator_topology import operator_topology
 from routing.worker_command import beat_argv, worker_argv, worker_env
 
@@ -59,6 +59,7 @@ def chart_topology(topology: Topology) -> dict[str, Any]:
         "_generated": "by `switchyard chart values` from routing/declaration.py; do not edit",
         "pools": [_pool(pool) for pool in topology.pools],
         "beat": {"command": beat_argv(BEAT_SCHEDULE_FILE), "scheduleDir": BEAT_SCHEDULE_DIR},
+        "api": {"command": ["switchyard", "api"], "brokerUser": PRODUCER_BROKER_USER},
         "queues": [
             {
                 "name": queue.name,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from config.settings import SettingsError
 from ops.broker_users import PoolUserError
 from ops.commands import (
+    api,
     apply,
     bench,
     chaos,
@@ -36,6 +37,7 @@ _GROUPS = (
     apply,
     topology,
     run,
+    api,
     send,
     dlq,
     bench,

@@ -1,11 +1,15 @@
-"""The demo workload `make run` sends: every seed task once, and where each result went."""
+"""The demo workload `make run` sends: every seed task once, through the producer API where
+a web application would (canvases through Celery), and where each result went."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import psycopg
 from celery.result import AsyncResult
 from psycopg import sql
@@ -18,6 +22,7 @@ from results.tables import TASK_RESULT
 from routing.names import dlq_name
 
 DEMO_TIMEOUT_S = 90
+WAIT_S = 30  # one `GET /tasks/{id}?wait=`; the API's own limit is higher
 DEAD_LETTER_WAIT_S = 10
 RETRYING_STORE, MISSING_STORE = 2, 404
 
@@ -35,57 +40,114 @@ def prepare_services(services: FakeServices) -> dict[str, str]:
 Check = Callable[[Any], str | None]
 
 
-def run_demo() -> list[str]:
-    """Send the seeds' workload, wait for every result, and show them from PostgreSQL.
+@dataclass(frozen=True)
+class LocalApi:
+    """The producer API of a local run and the token the demo uses."""
+
+    url: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class HttpResult:
+    """A task enqueued over HTTP, read back with `GET /tasks/{id}?wait=` (woken by NOTIFY)."""
+
+    def __init__(self, client: httpx.Client, task_id: str) -> None:
+        self.client = client
+        self.id = task_id
+        self.state = "PENDING"
+        self.result: Any = None
+
+    def ready(self, wait: float = 0) -> bool:
+        reply = self.client.get(f"/tasks/{self.id}", params={"wait": wait})
+        reply.raise_for_status()
+        body = reply.json()
+        self.state, self.result = body["state"], body["error"] or body["result"]
+        return bool(body["ready"])
+
+    def get(self, timeout: float) -> Any:
+        """The result once ready, as `AsyncResult.get` gives it; raises on failure or timeout."""
+        deadline = time.monotonic() + timeout
+        while not self.ready(wait=min(WAIT_S, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"task {self.id} not ready after {timeout:.0f} s")
+        if self.state != "SUCCESS":
+            raise RuntimeError(f"{self.state}: {self.result}")
+        return self.result
+
+
+def curl_line(url: str, body: dict[str, Any] | None) -> str:
+    """A request as a user would type it."""
+    data = f" -H 'Content-Type: application/json' -d '{json.dumps(body)}'" if body else ""
+    return f'curl -X POST -H "Authorization: Bearer $SWITCHYARD_TOKEN"{data} {url}'
+
+
+def run_demo(api: LocalApi) -> list[str]:
+    """Send the seeds' workload, wait for every result, and show them from PostgreSQL; print
+    each API request as a `curl` line.
 
     Returns the problems found, one line each: a result that did not arrive in time, a value
     other than the one the seed task computes, the rejected sync missing from its dead-letter
     queue, or a result missing from the table. Empty means the whole topology worked.
     """
     from tasks.analytics import extract_group, summary_chain, summary_chord
-    from tasks.demo import add
-    from tasks.external import call_external_rate_limited_api
-    from tasks.inventory import sync_inventory_webhook
-    from tasks.media import process_video_transcode
+
+    client = httpx.Client(base_url=api.url, headers=api.headers, timeout=DEMO_TIMEOUT_S)
+    print(f"the demo's requests, as curl lines (export SWITCHYARD_TOKEN={api.token}):")
+
+    def post(path: str, body: dict[str, Any] | None = None) -> HttpResult:
+        print("  " + curl_line(api.url + path, body))
+        reply = client.post(path, json=body)
+        reply.raise_for_status()
+        return HttpResult(client, str(reply.json()["task_id"]))
 
     dead_before = _depth(dlq_name("webhooks"))
     started = time.monotonic()
     sent: list[tuple[str, Any, Check]] = [
-        (f"add({i}, {i * 10})", add.delay(i, i * 10), _equals(i * 11)) for i in range(1, 4)
+        (
+            f"add({i}, {i * 10})",
+            post("/tasks/tasks.demo.add", {"arguments": {"x": i, "y": i * 10}}),
+            _equals(i * 11),
+        )
+        for i in range(1, 4)
     ]
     sent.append(
         (
             "transcode 1024 mp4",
-            process_video_transcode.delay(1024, "mp4"),
+            post("/videos/1024/transcode", {"target_format": "mp4"}),
             _fields(output="videos/1024.mp4"),
         )
     )
     sent.append(
         (
             "transcode 2048 webm, countdown 10 s, priority 8",
-            process_video_transcode.apply_async(
-                args=(2048, "webm"), countdown=10, queue="media_heavy", priority=8
+            post(
+                "/videos/2048/transcode", {"target_format": "webm", "countdown": 10, "priority": 8}
             ),
             _fields(output="videos/2048.webm", priority=8),
         )
     )
-    sent.append(("inventory sync store 1", sync_inventory_webhook.delay(1), _fields(status=200)))
+    sent.append(("inventory sync store 1", post("/stores/1/inventory-sync"), _fields(status=200)))
     sent.append(
         (
             f"inventory sync store {RETRYING_STORE} (503 once, retried)",
-            sync_inventory_webhook.delay(RETRYING_STORE),
+            post(f"/stores/{RETRYING_STORE}/inventory-sync"),
             _fields(status=200, attempts=2),
         )
     )
-    rejected = sync_inventory_webhook.delay(MISSING_STORE)
+    rejected = post(f"/stores/{MISSING_STORE}/inventory-sync")
     for n in range(3):
         sent.append(
             (
                 f"rate-limited call {n}",
-                call_external_rate_limited_api.delay({"n": n}),
+                post("/external-calls", {"payload": {"n": n}}),
                 _fields(status=200),
             )
         )
+    # Canvases publish more than one message: they go through Celery, not the API.
     sent.append(
         (
             "chain extract->analyze->summary(7)",
@@ -123,7 +185,8 @@ def run_demo() -> list[str]:
         mark = "!!" if wrong else "->"
         print(f"  {time.monotonic() - started:5.1f}s  {label:<50} {mark} {_short(value)}")
     problems += _show_dead_letter(rejected, "webhooks", dead_before)
-    problems += _show_rows([r for _, r, _ in sent if isinstance(r, AsyncResult)])
+    problems += _show_rows([r.id for _, r, _ in sent if isinstance(r, AsyncResult | HttpResult)])
+    client.close()
     if problems:
         print(f"demo: {len(problems)} problem(s):")
         for line in problems:
@@ -165,11 +228,9 @@ def _depth(queue: str) -> int:
     return int(depth)
 
 
-def _show_dead_letter(result: AsyncResult[Any], queue: str, before: int) -> list[str]:
+def _show_dead_letter(result: HttpResult, queue: str, before: int) -> list[str]:
     """The 404'd sync is in the dead-letter queue with its reason, not retried forever."""
-    deadline = time.monotonic() + 30
-    while not result.ready() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    result.ready(wait=WAIT_S)
     dlq = dlq_name(queue)
     wait_until(lambda: _depth(dlq) > before, DEAD_LETTER_WAIT_S, interval=0.2)
     depth = _depth(dlq)
@@ -182,8 +243,7 @@ def _show_dead_letter(result: AsyncResult[Any], queue: str, before: int) -> list
     return []
 
 
-def _show_rows(results: list[AsyncResult[Any]]) -> list[str]:
-    ids = [r.id for r in results]
+def _show_rows(ids: list[str]) -> list[str]:
     table, state = _result_table()
     with psycopg.connect(get_settings().database_url) as conn:
         rows = conn.execute(

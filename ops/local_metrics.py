@@ -23,6 +23,7 @@ from routing.worker_command import CELERY_APP
 
 WORKER_JOB = "celery"  # the job names danihodovic/celery-exporter's mixin selects
 EXPORTER_JOB = "celery-exporter"
+API_JOB = "switchyard-api"
 RABBITMQ_JOB = "rabbitmq"
 ALERTS_RULE_FILE = "alerts.yaml"
 
@@ -80,6 +81,7 @@ def scrape_targets(
     beat: bool,
     rabbitmq: bool,
     workers: list[LocalWorker] | None = None,
+    api: bool = False,
 ) -> list[ScrapeTarget]:
     """Every endpoint of a local run (all pools' workers unless `workers` says which), as
     the Prometheus config lists them."""
@@ -97,6 +99,8 @@ def scrape_targets(
     targets.append(ScrapeTarget(EXPORTER_JOB, f"{L.HOST}:{ports.exporter}"))
     if rabbitmq:
         targets.append(ScrapeTarget(RABBITMQ_JOB, f"{L.HOST}:{ports.rabbit_prometheus}"))
+    if api:
+        targets.append(ScrapeTarget(API_JOB, f"{L.HOST}:{ports.api_metrics}"))
     return targets
 
 

@@ -109,7 +109,26 @@ RATE_BUCKET = _expiring_table(
     "bucket, refilled on each take from the time since updated_at, so every replica shares it",
 )
 
-OWN_TABLES = (TASK_RESULT, GROUP_RESULT, CHORD, CHORD_PART, EFFECT, RATE_BUCKET)
+IDEMPOTENCY_KEY = _expiring_table(
+    tables.IDEMPOTENCY_KEY,
+    Column("client", Text, primary_key=True, comment="who sent the key; keys are per client"),
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False, comment="hash of the request the key came with"),
+    Column("task_id", Text, nullable=False),
+    Column("state", Text, nullable=False, comment="publishing, published or failed"),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    comment="A producer request's idempotency key and the one task id it enqueued",
+)
+
+OWN_TABLES = (
+    TASK_RESULT,
+    GROUP_RESULT,
+    CHORD,
+    CHORD_PART,
+    EFFECT,
+    RATE_BUCKET,
+    IDEMPOTENCY_KEY,
+)
 
 
 def _copy_celery_tables() -> None:

@@ -8,7 +8,7 @@ then inserts or updates it, then commits. The statements are composed once, from
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -147,12 +147,14 @@ def write_state(conn: Connection, row: StateRow) -> None:
 def read_states(conn: Connection, task_ids: Iterable[str]) -> dict[str, StoredState]:
     """The stored rows of `task_ids` that exist, by task id; one query for any number."""
     rows = conn.execute(READ_STATES, (list(task_ids),)).fetchall()
-    states_read = {}
-    for row in rows:
-        values = dict(zip(_WRITTEN, row, strict=True))
-        values.update((c, codec.decode(values[c])) for c in _JSON & values.keys())
-        states_read[row[0]] = StoredState(**values)
-    return states_read
+    return {row[0]: stored_state(row) for row in rows}
+
+
+def stored_state(row: Sequence[Any]) -> StoredState:
+    """A row of `READ_STATES`, JSON columns decoded (for callers with their own connection)."""
+    values = dict(zip(_WRITTEN, row, strict=True))
+    values.update((c, codec.decode(values[c])) for c in _JSON & values.keys())
+    return StoredState(**values)
 
 
 def split_notification(payload: str) -> tuple[str, str | None]:

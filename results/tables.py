@@ -13,8 +13,9 @@ CHORD = "switchyard_chord"
 CHORD_PART = "switchyard_chord_part"
 EFFECT = "switchyard_effect"
 RATE_BUCKET = "switchyard_rate_bucket"
+IDEMPOTENCY_KEY = "switchyard_idempotency_key"
 
-OWN_TABLES = (TASK_RESULT, GROUP_RESULT, CHORD, CHORD_PART, EFFECT, RATE_BUCKET)
+OWN_TABLES = (TASK_RESULT, GROUP_RESULT, CHORD, CHORD_PART, EFFECT, RATE_BUCKET, IDEMPOTENCY_KEY)
 """Switchyard's own tables: every one has `updated_at`, indexed, through which retention
 deletes expired rows; the runtime role gets row access to each."""
 

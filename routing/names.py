@@ -48,6 +48,10 @@ def worker_nodename(pool: str, instance: int = 0) -> str:
     return f"{pool}@%h" if instance == 0 else f"{pool}@%h-{instance}"
 
 
+PRODUCER_BROKER_USER = "switchyard-api"
+"""The producer API's broker user: it may publish task messages and nothing else."""
+
+
 def pool_broker_user(pool: str) -> str:
     """The broker user a pool's workers connect as, allowed only that pool's queues."""
     return f"switchyard-pool-{pool}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from kombu.transport.native_delayed_delivery import CELERY_DELAYED_DELIVERY_EXCHANGE
 
 from routing import names
-from routing.model import PoolSpec
+from routing.model import PoolSpec, Topology
 
 # Celery's remote-control plumbing: the broadcast exchange every worker's control queue is
 # bound to, and the exchange its replies go to.
@@ -62,6 +62,30 @@ def pool_permissions(pool: PoolSpec) -> PoolPermissions:
             [*own, control_queue, tasks, dlx, reply, events, re.escape(names.DELAY_ENTRY_EXCHANGE)]
         ),
         read=_any_of([*own, control_queue, tasks, control, delivery]),
+        topic_write={
+            names.TASK_EXCHANGE: routing_keys,
+            names.DELAY_ENTRY_EXCHANGE: names.DELAY_PREFIX_PATTERN + routing_keys.removeprefix("^"),
+        },
+    )
+
+
+NOTHING = "^$"
+
+
+def producer_permissions(topology: Topology) -> PoolPermissions:
+    """The producer API's user: publish tasks to the task exchange (directly, or behind a
+    countdown through the delay entry exchange) under declared queues' keys; nothing else.
+
+    It declares nothing and reads nothing: the topology is declared by `topology declare`,
+    and results are read from the database.
+    """
+    routing_keys = _any_of([re.escape(q.name) for q in topology.queues])
+    tasks, delay = re.escape(names.TASK_EXCHANGE), re.escape(names.DELAY_ENTRY_EXCHANGE)
+    return PoolPermissions(
+        user=names.PRODUCER_BROKER_USER,
+        configure=NOTHING,
+        write=_any_of([tasks, delay]),
+        read=NOTHING,
         topic_write={
             names.TASK_EXCHANGE: routing_keys,
             names.DELAY_ENTRY_EXCHANGE: names.DELAY_PREFIX_PATTERN + routing_keys.removeprefix("^"),

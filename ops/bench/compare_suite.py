@@ -2,7 +2,7 @@
 
 The stock side is what a new Celery user runs (`ops.bench.stock_app`: defaults, the stock
 database backend, `apply_async` in a loop); the Switchyard side is `config.app:app` with the
-`default` pool's real worker command line, its result backend and `tasks.bulk.enqueue_many`.
+`default` pool's real worker command line, its result backend and `producer.bulk.enqueue_many`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from celery.result import AsyncResult
 from ops.bench import reference, stock_app
 from ops.bench.model import Configuration, Figure, Progress, Suite, Workload
 from ops.bench.results_suite import BACKEND_ENV, ROUND_TRIP_P50, ROUND_TRIP_P99, round_trip
-from tasks.bulk import enqueue_many
+from producer.bulk import enqueue_many
 from tasks.probes import noop
 
 RESULT_TIMEOUT_S = 600.0

@@ -2,7 +2,8 @@
 
 `switchyard bench` compares the whole path (publish, throughput with and without results,
 round trips, memory, the broker's raw rates); `switchyard bench results` compares only the
-result backends, with the same workers.
+result backends, with the same workers; `switchyard bench api` drives the producer API over
+HTTP against a plain FastAPI handler that calls `.delay()`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     results.add_argument("--round-trips", type=_positive, default=200, help="serial round trips")
     results.add_argument("--chord-size", type=_positive, default=1_000, help="chord header tasks")
     results.set_defaults(handler=_results)
+    api = suites.add_parser(
+        "api",
+        help="the producer API against a plain FastAPI handler calling .delay(), over HTTP",
+    )
+    api.add_argument(
+        "--requests", type=_positive, default=2_000, help="requests, as fast as answered"
+    )
+    api.add_argument("--concurrency", type=_positive, default=32, help="requests in flight")
+    api.add_argument("--rate", type=_positive, default=500, help="requests/s of the latency run")
+    api.add_argument("--rate-requests", type=_positive, default=2_500, help="requests at --rate")
+    api.add_argument(
+        "--port", type=_positive, default=0, help="first loopback port (default: the stack's)"
+    )
+    api.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    api.set_defaults(handler=_api)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +69,21 @@ def _results(args: argparse.Namespace) -> int:
     from ops.bench.results_suite import Sizes, results_suite
 
     return _run(results_suite(Sizes(args.tasks, args.round_trips, args.chord_size)), args)
+
+
+def _api(args: argparse.Namespace) -> int:
+    from ops.bench.api_suite import Sizes, run_api_bench, table
+    from ops.bench.report import machine
+    from ops.stack.layout import Ports
+
+    sizes = Sizes(args.requests, args.concurrency, float(args.rate), args.rate_requests)
+    port = args.port or Ports.from_environment().api + 100
+    figures = run_api_bench(sizes, port, _progress)
+    print("\n".join(table(figures, sizes)))
+    print(f"machine: {json.dumps(machine())}")
+    if args.json:
+        print(json.dumps({f.name: f.as_dict() for f in figures}, indent=2))
+    return 0
 
 
 def _run(suite: Suite, args: argparse.Namespace) -> int:

@@ -6,13 +6,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import secrets
 import sys
+
+import httpx
 
 from config.settings import SettingsError, get_settings, stack_dir
 from ops.broker import connection, consumer_counts
 from ops.broker_users import pool_worker_env
-from ops.demo import prepare_services, run_demo
+from ops.commands.api import api_argv
+from ops.demo import LocalApi, prepare_services, run_demo
 from ops.fake_services import FakeServices
 from ops.local_metrics import (
     LocalWorker,
@@ -21,6 +26,7 @@ from ops.local_metrics import (
     local_workers,
     metrics_env,
     scrape_targets,
+    setting_env,
     start_prometheus,
 )
 from ops.stack.layout import HOST, StackLayout
@@ -56,6 +62,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="with --demo: stop after the demo; exit 1 when a result is missing or wrong",
     )
     parser.add_argument(
+        "--no-api", action="store_true", help="do not start the producer API (`switchyard api`)"
+    )
+    parser.add_argument(
         "--flower",
         action="store_true",
         help="also run Flower (the `flower` extra); task events are on for the pools it watches",
@@ -63,9 +72,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=_run)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _usage_error(args: argparse.Namespace) -> str | None:
     if args.exit and not args.demo:
-        print("switchyard: --exit needs --demo", file=sys.stderr)
+        return "--exit needs --demo"
+    if args.demo and args.no_api:
+        return "--demo sends through the API; drop --no-api"
+    return None
+
+
+def _run(args: argparse.Namespace) -> int:
+    if (error := _usage_error(args)) is not None:
+        print(f"switchyard: {error}", file=sys.stderr)
         return 2
     workers, pool_envs = _workers(args)
     layout = StackLayout.default()
@@ -96,25 +113,22 @@ def _run(args: argparse.Namespace) -> int:
         }
         supervisor.start("beat", beat_argv(str(stack_dir() / "beat-schedule")), beat_env)
     supervisor.start("exporter", *exporter_command(layout.ports.exporter))
+    api = None if args.no_api or args.pool else _start_api(supervisor, layout, env)
     if flower:
         supervisor.start("flower", flower)
     try:
-        queues = sorted({q for w in workers for q in w.pool.queues})
-        print(f"... waiting for {len(workers)} workers to consume", file=sys.stderr)
-        with connection() as conn:
-            ready = wait_until(
-                lambda: supervisor.dead() != [] or min(consumer_counts(conn, queues).values()) > 0,
-                READY_TIMEOUT_S,
-                interval=0.5,
-            )
-        if not ready or supervisor.dead():
+        if not _ready(supervisor, workers, api) or supervisor.dead():
             failed = ", ".join(f"{p.name} ({p.log})" for p in supervisor.dead()) or "timeout"
             print(f"switchyard: pools did not start: {failed}", file=sys.stderr)
             return 1
         _print_table(supervisor, workers)
-        _start_prometheus(layout, workers, beat=not args.no_beat, flower=args.flower)
-        if args.demo:
-            problems = run_demo()
+        _start_prometheus(
+            layout, workers, beat=not args.no_beat, flower=args.flower, api=api is not None
+        )
+        if api is not None:
+            print(f"API          {api.url}  (OpenAPI: {api.url}/docs)")
+        if args.demo and api is not None:
+            problems = run_demo(api)
             if args.exit:
                 return 1 if problems else 0
         print("running; Ctrl-C stops every pool warmly")
@@ -147,12 +161,53 @@ def _workers(args: argparse.Namespace) -> tuple[list[LocalWorker], dict[str, dic
     return workers, pool_envs
 
 
+def _ready(supervisor: Supervisor, workers: list[LocalWorker], api: LocalApi | None) -> bool:
+    """Every worker consumes and the API is ready, or some process died or time ran out."""
+    queues = sorted({q for w in workers for q in w.pool.queues})
+    print(f"... waiting for {len(workers)} workers to consume", file=sys.stderr)
+    with connection() as conn:
+        ready = wait_until(
+            lambda: supervisor.dead() != [] or min(consumer_counts(conn, queues).values()) > 0,
+            READY_TIMEOUT_S,
+            interval=0.5,
+        )
+    if ready and api is not None:
+        ready = wait_until(lambda: bool(supervisor.dead()) or _answers(api), READY_TIMEOUT_S)
+    return ready
+
+
+def _start_api(supervisor: Supervisor, layout: StackLayout, env: dict[str, str]) -> LocalApi:
+    """The producer API beside the pools, with the configured token or one made for this run."""
+    tokens = get_settings().api_tokens or {"local": secrets.token_urlsafe(24)}
+    supervisor.start(
+        "api",
+        api_argv(),
+        {
+            **env,
+            setting_env("api_tokens"): json.dumps(tokens),
+            setting_env("api_port"): str(layout.ports.api),
+            setting_env("metrics_port"): str(layout.ports.api_metrics),
+            setting_env("metrics_host"): HOST,
+        },
+    )
+    return LocalApi(f"http://{HOST}:{layout.ports.api}", next(iter(tokens.values())))
+
+
+def _answers(api: LocalApi) -> bool:
+    try:
+        return httpx.get(f"{api.url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _start_prometheus(
-    layout: StackLayout, workers: list[LocalWorker], *, beat: bool, flower: bool
+    layout: StackLayout, workers: list[LocalWorker], *, beat: bool, flower: bool, api: bool
 ) -> None:
     """The local Prometheus scraping this run; it keeps running until `stack down`."""
     rabbitmq = not os.environ.get(BROKER_ENV)
-    targets = scrape_targets(TOPOLOGY, layout.ports, beat=beat, rabbitmq=rabbitmq, workers=workers)
+    targets = scrape_targets(
+        TOPOLOGY, layout.ports, beat=beat, rabbitmq=rabbitmq, workers=workers, api=api
+    )
     server = PrometheusServer.local(layout)
     start_prometheus(server, targets, TOPOLOGY)
     print(f"Prometheus   {server.url}  (alerts: {server.url}/alerts)")

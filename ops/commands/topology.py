@@ -10,7 +10,7 @@ from typing import Any
 from config.settings import get_settings
 from metrics.exporter import vhost_of
 from ops.broker import connection
-from ops.broker_users import grant_pool_users
+from ops.broker_users import grant_pool_users, grant_producer_user
 from ops.live_broker import expected_pool_users, live_broker, management_api
 from ops.management_api import ManagementAPI
 from ops.prune import PrunePlan, PruneRefused, count_now, prune
@@ -150,6 +150,14 @@ def _declare(_: argparse.Namespace) -> int:
         vhost = vhost_of(settings.broker_url)
         for line in grant_pool_users(api, vhost, TOPOLOGY, settings.pool_broker_urls):
             print(line)
+    if settings.api_broker_url:
+        settings.require("broker_api_url")
+        api = ManagementAPI(settings.broker_api_url)
+        print(
+            grant_producer_user(
+                api, vhost_of(settings.broker_url), TOPOLOGY, settings.api_broker_url
+            )
+        )
     return 0
 
 

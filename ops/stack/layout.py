@@ -80,6 +80,15 @@ class Ports:
     def flower(self) -> int:
         return 5600 + self.offset
 
+    @property
+    def api(self) -> int:
+        """The producer API of `switchyard run`."""
+        return 8680 + self.offset
+
+    @property
+    def api_metrics(self) -> int:
+        return 9660 + self.offset
+
 
 @dataclass(frozen=True)
 class StackLayout:

@@ -18,7 +18,7 @@ import psycopg
 from kombu import Connection
 
 from config.settings import ENV_PREFIX, STACK_ENV_FILE, get_settings
-from ops.broker_users import pool_broker_url
+from ops.broker_users import pool_broker_url, producer_broker_url
 from ops.management_api import redact
 from ops.stack.accounts import StackError
 from ops.stack.layout import StackLayout
@@ -91,7 +91,7 @@ class Stack:
             if self.rabbit.pid() is None:
                 _progress("starting RabbitMQ (about 10 s)")
             started = self.rabbit.start()
-            self.rabbit.provision(self.pool_broker_urls())
+            self.rabbit.provision(self.pool_broker_urls(), self.producer_broker_url())
             lines.append(
                 f"broker    {'started' if started else 'running'}   "
                 f"{redact(self.rabbit.app_broker_url)}"
@@ -196,7 +196,7 @@ class Stack:
         if self.external_broker:
             return []
         urls = self.pool_broker_urls()
-        self.rabbit.provision(urls)
+        self.rabbit.provision(urls, self.producer_broker_url())
         self._write_env_file()
         return [f"settings  {self.layout.env_file}: broker URLs of {len(urls)} pool(s)"]
 
@@ -210,6 +210,10 @@ class Stack:
             for pool in TOPOLOGY.pools
         }
 
+    def producer_broker_url(self) -> str:
+        """The producer API's own broker URL on the local node (it may only publish tasks)."""
+        return producer_broker_url(self.rabbit.app_broker_url, self._secrets()[_API_SECRET])
+
     def _secrets(self) -> dict[str, str]:
         """Passwords of the local services, generated once and kept private to the owner."""
         stored = {
@@ -222,6 +226,7 @@ class Stack:
             "pg_owner",
             "pg_app",
             *(_pool_secret(pool.name) for pool in TOPOLOGY.pools),
+            _API_SECRET,
         )
         if all(k in stored for k in wanted):
             return stored
@@ -238,6 +243,7 @@ class Stack:
             values["BROKER_URL"] = self.rabbit.app_broker_url
             values["BROKER_API_URL"] = self.rabbit.admin_api_url
             values["POOL_BROKER_URLS"] = json.dumps(self.pool_broker_urls(), separators=(",", ":"))
+            values["API_BROKER_URL"] = self.producer_broker_url()
         if not self.external_database:
             values["DATABASE_URL"] = self.postgres.app_url
             values["MIGRATION_DATABASE_URL"] = self.postgres.owner_url
@@ -247,6 +253,9 @@ class Stack:
         with os.fdopen(fd, "w") as out:
             out.write(body)
         get_settings.cache_clear()
+
+
+_API_SECRET = "rabbit_producer_api"  # noqa: S105 - the key naming a generated secret
 
 
 def _pool_secret(pool: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from ops.broker_users import grant_pool_users
+from ops.broker_users import grant_pool_users, grant_producer_user
 from ops.management_api import ManagementAPI, ManagementAPIError, quote
 from ops.stack import layout as L
 from ops.stack.accounts import Account, StackError
@@ -110,8 +110,9 @@ class RabbitNode:
             raise StackError(f"RabbitMQ did not answer in {START_TIMEOUT_S}s:\n{self._log_tail()}")
         return True
 
-    def provision(self, pool_urls: Mapping[str, str]) -> None:
-        """Create the application vhost and user, and each pool's user; idempotent."""
+    def provision(self, pool_urls: Mapping[str, str], producer_url: str) -> None:
+        """Create the application vhost and user, each pool's user and the producer API's
+        user; idempotent."""
         api = ManagementAPI(self.admin_api_url)
         api.put(f"vhosts/{quote(L.VHOST)}", {})
         api.put(
@@ -121,6 +122,7 @@ class RabbitNode:
         for user in (L.BROKER_APP_USER, L.BROKER_ADMIN_USER):
             api.put(f"permissions/{quote(L.VHOST)}/{quote(user)}", everything)
         grant_pool_users(api, L.VHOST, TOPOLOGY, pool_urls)
+        grant_producer_user(api, L.VHOST, TOPOLOGY, producer_url)
 
     def stop(self) -> bool:
         """Stop the node gracefully, then the port mapper it started; True if it ran."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from routing.declaration import TOPOLOGY
@@ -79,18 +80,23 @@ def test_pod_monitor_scrapes_every_worker_and_beat_on_a_declared_port(
         assert endpoint_ports <= ports
 
 
-def test_service_monitor_selects_the_exporter_service(renders: dict[str, Render]) -> None:
+@pytest.mark.parametrize("component", ["exporter", "api"])
+def test_service_monitor_selects_its_own_service(
+    renders: dict[str, Render], component: str
+) -> None:
     render = renders["existing-secret"]
-    (monitor,) = render.of_kind("ServiceMonitor")
+    (monitor,) = [
+        m
+        for m in render.of_kind("ServiceMonitor")
+        if m["metadata"]["labels"]["app.kubernetes.io/component"] == component
+    ]
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     services = [
         s
         for s in render.of_kind("Service")
         if _selects(monitor["spec"]["selector"], s["metadata"]["labels"])
     ]
-    assert [s["metadata"]["labels"]["app.kubernetes.io/component"] for s in services] == [
-        "exporter"
-    ]
+    assert [s["metadata"]["labels"]["app.kubernetes.io/component"] for s in services] == [component]
     service_ports = {p["name"] for p in services[0]["spec"]["ports"]}
     assert {e["port"] for e in monitor["spec"]["endpoints"]} <= service_ports
 

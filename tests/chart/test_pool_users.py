@@ -14,8 +14,8 @@ POOL_URL_ENV = "SWITCHYARD_POOL_BROKER_URL"
 POOL_URLS_ENV = "SWITCHYARD_POOL_BROKER_URLS"
 
 
-def secret_data(render: Render) -> dict[str, str]:
-    (secret,) = render.of_kind("Secret")
+def secret_data(render: Render, name: str = f"{RELEASE}-urls") -> dict[str, str]:
+    secret = render.get("Secret", name)
     return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 

@@ -137,7 +137,11 @@ def test_per_pool_overrides_win_over_shared_defaults(renders: dict[str, Render])
         assert spec["nodeSelector"] == {"workload": "workers"}
         if pool.name != "media-heavy":
             assert deployments[pool.name]["spec"]["replicas"] == pool.replicas
-    budgets = {p["metadata"]["name"] for p in render_.of_kind("PodDisruptionBudget")}
+    budgets = {
+        p["metadata"]["name"]
+        for p in render_.of_kind("PodDisruptionBudget")
+        if p["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"
+    }
     assert budgets == {worker_name(p.name) for p in TOPOLOGY.pools} - {worker_name("default")}
 
 

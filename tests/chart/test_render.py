@@ -87,6 +87,7 @@ def test_every_kind_rendered_is_known(renders: dict[str, Render]) -> None:
         "PodDisruptionBudget",
         "HorizontalPodAutoscaler",
         "PersistentVolumeClaim",
+        "Ingress",
     }
     kinds = {o["kind"] for render in renders.values() for o in render.objects}
     assert kinds <= standard | CUSTOM_KINDS

@@ -24,12 +24,12 @@ from metrics.producer import PUBLISHED_AT_HEADER
 from ops.broker_users import pool_worker_env
 from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
+from producer.bulk import EnqueueRefused, enqueue_many
 from routing.arguments import queue_arguments
 from routing.checked_task import declared_router
 from routing.declaration import TOPOLOGY
 from routing.model import PoolSpec, QueueSpec
 from routing.worker_command import worker_argv
-from tasks.bulk import EnqueueRefused, enqueue_many
 from tasks.probes import echo, noop, record_run
 
 pytestmark = pytest.mark.integration

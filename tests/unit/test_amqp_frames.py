@@ -11,8 +11,8 @@ from amqp.basic_message import Message
 from amqp.method_framing import frame_writer
 from amqp.serialization import dumps
 
-from tasks.amqp_frames import Destination, PropertiesLayout, content_frames, publish_method
-from tasks.message_template import HEADERS, STAMPED_FIELDS
+from producer.amqp_frames import Destination, PropertiesLayout, content_frames, publish_method
+from producer.message_template import HEADERS, STAMPED_FIELDS
 
 CHANNEL = 3
 

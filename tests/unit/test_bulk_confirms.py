@@ -6,11 +6,11 @@ from typing import Any
 
 from celery import signals
 
-from tasks.bulk import _Confirms, _only_own_publish_receivers
+from producer.bulk import Confirms, _only_own_publish_receivers
 
 
-def _published(count: int) -> _Confirms:
-    confirms = _Confirms()
+def _published(count: int) -> Confirms:
+    confirms = Confirms()
     for i in range(1, count + 1):
         confirms.published(f"task-{i}")
     return confirms

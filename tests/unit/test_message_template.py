@@ -9,7 +9,7 @@ import pytest
 from celery import Celery, chain
 from kombu.utils.json import dumps
 
-from tasks.message_template import HEADERS, MessageTemplate, shape_key
+from producer.message_template import HEADERS, MessageTemplate, shape_key
 
 ARGS_CASES: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
     ((), {}),

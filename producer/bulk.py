@@ -3,9 +3,9 @@
 `apply_async` with publisher confirms waits one broker round trip per task, and builds
 every message from scratch. Here the first signature of each shape (task and options) goes
 through Celery's own `apply_async`, and the message Celery published becomes that shape's
-template (`tasks.message_template`); every later signature of the shape is the template
+template (`producer.message_template`); every later signature of the shape is the template
 stamped with its id and arguments, and the stamped messages are written to the socket in
-batches (`tasks.amqp_frames`). The broker's acks are collected as they arrive and at most
+batches (`producer.amqp_frames`). The broker's acks are collected as they arrive and at most
 `window` messages are unconfirmed at any time. A message the broker refuses (a nack, e.g.
 a full queue with `x-overflow: reject-publish`) still raises, naming the refused tasks.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import takewhile
 from typing import Any
 
@@ -29,8 +29,8 @@ from celery.utils import uuid
 
 from metrics import instruments as m
 from metrics.install import DISPATCH_PREFIX
-from tasks.amqp_frames import Destination, PropertiesLayout, content_frames, publish_method
-from tasks.message_template import HEADERS, STAMPED_FIELDS, MessageTemplate, ShapeKey, shape_key
+from producer.amqp_frames import Destination, PropertiesLayout, content_frames, publish_method
+from producer.message_template import HEADERS, STAMPED_FIELDS, MessageTemplate, ShapeKey, shape_key
 
 DEFAULT_WINDOW = 1000
 CONFIRM_TIMEOUT_S = 30.0
@@ -54,13 +54,19 @@ class EnqueueRefused(RuntimeError):
         self.accepted = accepted
 
 
-class _Confirms:
-    """Delivery tags awaiting the broker's ack or nack, and the task ids refused so far."""
+class Confirms:
+    """Delivery tags awaiting the broker's ack or nack, and the task ids refused so far.
 
-    def __init__(self) -> None:
+    Parameters:
+        on_settled: called with each settled tag and whether the broker refused it, for
+            a caller that answers every message as soon as its own confirm arrives.
+    """
+
+    def __init__(self, on_settled: Callable[[int, bool], None] | None = None) -> None:
         self.next_tag = 1
         self.pending: dict[int, str] = {}  # insertion order is tag order
         self.refused: dict[int, str] = {}
+        self.on_settled = on_settled
 
     def published(self, task_id: str) -> None:
         self.pending[self.next_tag] = task_id
@@ -75,8 +81,12 @@ class _Confirms:
         )
         for tag in tags:
             task_id = self.pending.pop(tag, None)
-            if refused and task_id is not None:
+            if task_id is None:
+                continue
+            if refused:
                 self.refused[tag] = task_id
+            if self.on_settled is not None:
+                self.on_settled(tag, refused)
 
     def refused_in_order(self) -> list[str]:
         return [self.refused[tag] for tag in sorted(self.refused)]
@@ -105,10 +115,10 @@ class _Shape:
         )
 
 
-class _Publisher:
+class Publisher:
     """Publishes on one confirm channel: through Celery, or stamped from a template."""
 
-    def __init__(self, app: Celery, conn: Any, channel: Any, confirms: _Confirms) -> None:
+    def __init__(self, app: Celery, conn: Any, channel: Any, confirms: Confirms) -> None:
         self.app = app
         self.conn = conn
         self.channel = channel
@@ -156,7 +166,7 @@ class _Publisher:
         amqp_conn.transport.write(b"".join(self.buffer))
         amqp_conn.bytes_sent += len(self.buffer)
         self.buffer.clear()
-        _read_available(self.conn)
+        read_available(self.conn)
 
     def _through_celery(self, signature: Signature[Any], key: ShapeKey | None) -> AsyncResult[Any]:
         self.flush()  # delivery tags follow the order of writes
@@ -194,14 +204,26 @@ class _Publisher:
 
     def count(self, refused: set[str]) -> None:
         """Count the stamped messages as `after_task_publish` would have, or as failed."""
-        sent: Counter[tuple[str, str]] = Counter()
-        failed: Counter[tuple[str, str]] = Counter()
-        for task_id, labels in self.stamped.items():
-            (failed if task_id in refused else sent)[labels] += 1
-        for (name, queue), n in sent.items():
-            m.task_sent.labels(name, queue).inc(n)
-        for (name, queue), n in failed.items():
-            m.task_publish_failed.labels(name, queue).inc(n)
+        _count(self.stamped, refused)
+
+    def count_settled(self) -> None:
+        """`count` for a long-lived channel: the messages settled so far, then forget them."""
+        unsettled = set(self.confirms.pending.values())
+        settled = {t: labels for t, labels in self.stamped.items() if t not in unsettled}
+        self.stamped = {t: labels for t, labels in self.stamped.items() if t in unsettled}
+        _count(settled, set(self.confirms.refused.values()))
+        self.confirms.refused.clear()
+
+
+def _count(stamped: dict[str, tuple[str, str]], refused: set[str]) -> None:
+    sent: Counter[tuple[str, str]] = Counter()
+    failed: Counter[tuple[str, str]] = Counter()
+    for task_id, labels in stamped.items():
+        (failed if task_id in refused else sent)[labels] += 1
+    for (name, queue), n in sent.items():
+        m.task_sent.labels(name, queue).inc(n)
+    for (name, queue), n in failed.items():
+        m.task_publish_failed.labels(name, queue).inc(n)
 
 
 def enqueue_many(
@@ -219,19 +241,12 @@ def enqueue_many(
         TypeError: a signature's arguments do not fit its task, as `apply_async` raises;
             signatures before it may have been published.
     """
-    confirms = _Confirms()
+    confirms = Confirms()
     results: list[AsyncResult[Any]] = []
     with app.connection_for_write() as conn:
-        channel: Any = conn.channel()  # the stubs know nothing of py-amqp's channel
+        channel = confirm_channel(conn, confirms)
         try:
-            channel.confirm_select()
-            channel.events["basic_ack"].add(
-                lambda tag, multiple: confirms.settle(tag, multiple, False)
-            )
-            channel.events["basic_nack"].add(
-                lambda tag, multiple: confirms.settle(tag, multiple, True)
-            )
-            publisher = _Publisher(app, conn, channel, confirms)
+            publisher = Publisher(app, conn, channel, confirms)
             for signature in signatures:
                 results.append(publisher.send(signature))
                 if len(confirms.pending) >= window:
@@ -249,6 +264,15 @@ def enqueue_many(
     return results
 
 
+def confirm_channel(conn: Any, confirms: Confirms) -> Any:
+    """A new channel of `conn` in confirm mode, whose acks and nacks settle `confirms`."""
+    channel: Any = conn.channel()  # the stubs know nothing of py-amqp's channel
+    channel.confirm_select()
+    channel.events["basic_ack"].add(lambda tag, multiple: confirms.settle(tag, multiple, False))
+    channel.events["basic_nack"].add(lambda tag, multiple: confirms.settle(tag, multiple, True))
+    return channel
+
+
 def _only_own_publish_receivers() -> bool:
     """Whether Switchyard's metrics are all that listen to Celery's publish signals."""
     for signal in (signals.before_task_publish, signals.after_task_publish):
@@ -259,7 +283,7 @@ def _only_own_publish_receivers() -> bool:
     return True
 
 
-def _read_available(conn: Any) -> None:
+def read_available(conn: Any) -> None:
     """Handle the acks and nacks already received, without waiting for more."""
     while True:
         try:
@@ -268,7 +292,7 @@ def _read_available(conn: Any) -> None:
             return
 
 
-def _await(conn: Any, confirms: _Confirms, at_most: int, timeout_s: float) -> None:
+def _await(conn: Any, confirms: Confirms, at_most: int, timeout_s: float) -> None:
     """Read the broker's acks and nacks until no more than `at_most` are pending."""
     deadline = time.monotonic() + timeout_s
     while len(confirms.pending) > at_most:

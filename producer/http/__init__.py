@@ -1,0 +1,1 @@
+"""The producer's HTTP service: FastAPI, served by uvicorn (`switchyard api`)."""
