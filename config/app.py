@@ -1,6 +1,9 @@
 """The Celery app. Importing it reads no settings; they are read once, on first use.
 
 Use `-A config.app:app` on the command line; task modules import `app` from here.
+Production workers run the task modules the declaration's routes name; probe, fault and
+benchmark tasks are not among them, and reach a worker only through
+`SWITCHYARD_EXTRA_TASK_MODULES` (tests, `switchyard bench`, `switchyard chaos`).
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from celery import Celery
 from celery.signals import celeryd_init
 
 from config.celery_defaults import FIXED
+from config.schedule import beat_schedule
 from config.settings import Settings, SettingsError, get_settings
 from execution.bounded_logs import install_bounded_logs
+from execution.health_step import HEALTH_DIR_KEY, HEALTH_INTERVAL_KEY, install_health_files
 from execution.inline_pool import WatchConnection
 from metrics.install import instrument
-from ops.health import install_health_files
+from metrics.worker import METRICS_ADDRESS_KEY
 from results import BACKEND_SCHEME, sqlalchemy_url
 from routing.celery_settings import routing_settings
 from routing.declaration import TOPOLOGY
@@ -42,10 +47,17 @@ def selected_backend_url(settings: Settings) -> str:
 
 def celery_settings(settings: Settings) -> dict[str, Any]:
     """Everything Celery is configured with: fixed settings, the environment, the topology."""
-    from tasks.schedule import beat_schedule
-
     TOPOLOGY.check_time_limits(settings.broker_consumer_timeout_s)
-    common = {**FIXED, **routing_settings(TOPOLOGY), "beat_schedule": beat_schedule(settings)}
+    common = {
+        **FIXED,
+        **routing_settings(TOPOLOGY),
+        "beat_schedule": beat_schedule(settings),
+        # Probe, fault and benchmark tasks, for the workers of tests and benchmarks only.
+        "imports": settings.extra_task_module_names(),
+        HEALTH_DIR_KEY: settings.health_dir,
+        HEALTH_INTERVAL_KEY: settings.health_interval_s,
+        METRICS_ADDRESS_KEY: (settings.metrics_host, settings.metrics_port),
+    }
     if settings.task_always_eager:
         # Tasks run inline in the caller: no broker, no workers, results kept in memory.
         return {

@@ -7,7 +7,6 @@ never exports anything by hand, while a pod gets everything from its environment
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,20 +14,34 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ENV_PREFIX = "SWITCHYARD_"
-STACK_ENV_FILE = "stack.env"
+from config import paths
+from config.paths import ENV_PREFIX, STACK_ENV_FILE
+from execution.health_files import DEFAULT_HEALTH_DIR, DEFAULT_HEALTH_INTERVAL_S
+
+__all__ = [
+    "ENV_PREFIX",
+    "EXTRA_TASK_MODULES_ENV",
+    "STACK_ENV_FILE",
+    "Settings",
+    "SettingsError",
+    "get_settings",
+    "project_root",
+    "stack_dir",
+]
+
+# What tests, `switchyard bench` and `switchyard chaos` set for their workers (see
+# `Settings.extra_task_modules`).
+EXTRA_TASK_MODULES_ENV = f"{ENV_PREFIX}EXTRA_TASK_MODULES"
 
 
 def project_root() -> Path:
     """The checkout this package runs from, or the working directory when installed."""
-    here = Path(__file__).resolve().parent.parent
-    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+    return Path(paths.project_root_dir())
 
 
 def stack_dir() -> Path:
     """Where the local stack keeps its data, logs and generated secrets."""
-    configured = os.environ.get(f"{ENV_PREFIX}STACK_DIR")
-    return Path(configured).resolve() if configured else project_root() / ".stack"
+    return Path(paths.stack_dir_path())
 
 
 class Settings(BaseSettings):
@@ -79,11 +92,11 @@ class Settings(BaseSettings):
         "often in `<queue>.parked` with the reason instead of replaying it again",
     )
     health_dir: str = Field(
-        default="/tmp/switchyard-health",  # noqa: S108 - an emptyDir in a pod
+        default=DEFAULT_HEALTH_DIR,
         description="Where a worker keeps its liveness and readiness files for exec probes",
     )
     health_interval_s: float = Field(
-        default=10.0,
+        default=DEFAULT_HEALTH_INTERVAL_S,
         gt=0,
         description="How often a consuming worker touches its liveness file",
     )
@@ -145,10 +158,20 @@ class Settings(BaseSettings):
         gt=0,
         description="Run nightly maintenance every N seconds instead of at 02:30 UTC (tests)",
     )
+    extra_task_modules: str = Field(
+        default="",
+        description="Comma-separated task modules a worker imports besides the production "
+        "ones: the probe, fault and benchmark tasks of tests, `bench` and `chaos`; empty in "
+        "production",
+    )
     task_always_eager: bool = Field(
         default=False,
         description="Run tasks in the calling process, without broker or workers (unit tests)",
     )
+
+    def extra_task_module_names(self) -> tuple[str, ...]:
+        """`extra_task_modules` as module names, blanks dropped."""
+        return tuple(n.strip() for n in self.extra_task_modules.split(",") if n.strip())
 
     def require_pool_url(self, pool: str) -> None:
         """Fail when a worker of `pool` would connect as the producer: pools have broker

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 
 from metrics import definitions as d
 from metrics.queues import watched_queues
-from ops.management_api import ManagementAPI, ManagementAPIError, quote
+from routing.management_api import ManagementAPI, ManagementAPIError, quote
 from routing.model import Topology
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,6 @@ from typing import Any
 from celery.exceptions import Reject
 from celery.states import REJECTED
 
-from config.settings import get_settings
 from metrics import instruments as m
 from metrics.exposition import (
     MULTIPROC_ENV,
@@ -25,6 +24,10 @@ from metrics.exposition import (
     serve_metrics,
 )
 from metrics.producer import PUBLISHED_AT_HEADER
+
+# Where a worker or beat serves /metrics: a (host, port) pair in the app's configuration,
+# which `config.app` fills from the settings; an app without it serves nothing.
+METRICS_ADDRESS_KEY = "switchyard_metrics_address"
 
 
 class _Identity:
@@ -48,12 +51,12 @@ def on_worker_init(sender: Any = None, **_: Any) -> None:
             "%s is not set: counts made in the pool's child processes are not served",
             MULTIPROC_ENV,
         )
-    _start_serving()
+    _start_serving(sender)
 
 
-def on_beat_init(**_: Any) -> None:
+def on_beat_init(sender: Any = None, **_: Any) -> None:
     """`beat_init`: beat serves what it publishes (tasks sent, publish failures)."""
-    _start_serving()
+    _start_serving(sender)
 
 
 def on_worker_ready(**_: Any) -> None:
@@ -121,10 +124,17 @@ def on_message_dead_lettered(queue: str = "", kind: str = "", **_: Any) -> None:
     m.messages_dead_lettered.labels(queue, kind).inc()
 
 
-def _start_serving() -> None:
+def _start_serving(sender: Any) -> None:
+    app = getattr(sender, "app", None)
+    address = app.conf.get(METRICS_ADDRESS_KEY) if app is not None else None
+    if address is None:
+        logger.warning(
+            "no %s in the app's configuration: /metrics is not served", METRICS_ADDRESS_KEY
+        )
+        return
     clean_multiprocess_dir()
-    settings = get_settings()
-    serve_metrics(settings.metrics_host, settings.metrics_port)
+    host, port = address
+    serve_metrics(str(host), int(port))
 
 
 def _queue(delivery_info: dict[str, Any] | None) -> str:

@@ -11,9 +11,9 @@ import urllib.parse
 from collections.abc import Mapping
 
 from config.settings import ENV_PREFIX, get_settings
-from ops.management_api import ManagementAPI, quote
 from routing import names
 from routing.declaration import TOPOLOGY
+from routing.management_api import ManagementAPI, quote
 from routing.model import Topology
 from routing.permissions import PoolPermissions, pool_permissions, producer_permissions
 from routing.worker_command import worker_env

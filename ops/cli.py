@@ -25,9 +25,9 @@ from ops.commands import (
     stack,
     topology,
 )
-from ops.management_api import ManagementAPIError
 from ops.prune import PruneRefused
 from ops.stack.accounts import StackError
+from routing.management_api import ManagementAPIError
 from routing.model import TopologyError
 from routing.publish_checks import PublishRefused
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from config.settings import Settings
 from metrics.exporter import vhost_of
-from ops.management_api import ManagementAPI, quote
 from routing import names
 from routing.diff import LiveBroker
+from routing.management_api import ManagementAPI, quote
 from routing.model import Topology
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ops.dlq import channel, depth
-from ops.management_api import ManagementAPI, quote
 from routing.diff import Leftovers
+from routing.management_api import ManagementAPI, quote
 
 
 class PruneRefused(ValueError):

@@ -32,9 +32,6 @@ TOPOLOGY = Topology(
         Route("tasks.analytics.*", "analytics"),
         Route("tasks.maintenance.*", "maintenance"),
         Route("tasks.demo.*", "default"),
-        Route("tasks.faults.*", "default"),
-        Route("tasks.metrics_probes.*", "default"),
-        Route("tasks.probes.*", "default"),
     ),
     pools=(
         PoolSpec(

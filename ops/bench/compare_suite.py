@@ -17,8 +17,8 @@ from celery.result import AsyncResult
 from ops.bench import reference, stock_app
 from ops.bench.model import Configuration, Figure, Progress, Suite, Workload
 from ops.bench.results_suite import BACKEND_ENV, ROUND_TRIP_P50, ROUND_TRIP_P99, round_trip
+from ops.bench.tasks import noop
 from producer.bulk import enqueue_many
-from tasks.probes import noop
 
 RESULT_TIMEOUT_S = 600.0
 WAIT_INTERVAL_S = 0.005

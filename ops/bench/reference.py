@@ -19,10 +19,10 @@ from kombu import Connection, Producer
 
 from config.settings import get_settings
 from ops.bench.model import Figure, Progress
+from ops.bench.tasks import noop
 from routing.arguments import queue_arguments
 from routing.declaration import TOPOLOGY
 from routing.model import QueueSpec
-from tasks.probes import noop
 
 BODY = b'[[], {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]'
 CONSUME_TIMEOUT_S = 120.0

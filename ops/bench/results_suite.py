@@ -16,6 +16,7 @@ from celery import Celery, chord
 from celery.result import AsyncResult
 
 from config.settings import ENV_PREFIX
+from ops.bench import tasks as bench_tasks
 from ops.bench.model import Configuration, Figure, Progress, Suite, Workload
 
 RESULT_TIMEOUT_S = 600.0
@@ -66,7 +67,7 @@ def throughput(app: Celery, progress: Progress, tasks: int) -> dict[str, float]:
     for the broker's confirm, so a single publisher would measure the confirm latency, not
     how fast tasks complete with their results stored.
     """
-    noop = app.signature("tasks.probes.noop")
+    noop = app.signature(bench_tasks.noop.name)
     shares = [tasks // PUBLISHERS + (i < tasks % PUBLISHERS) for i in range(PUBLISHERS)]
 
     def publish(count: int) -> list[AsyncResult[Any]]:
@@ -84,7 +85,7 @@ def throughput(app: Celery, progress: Progress, tasks: int) -> dict[str, float]:
 
 def round_trip(app: Celery, progress: Progress, round_trips: int) -> dict[str, float]:
     """One task at a time: apply, then get(); p50 and p99 of the wall time of each."""
-    noop = app.signature("tasks.probes.noop")
+    noop = app.signature(bench_tasks.noop.name)
     for _ in range(10):  # warm connections and worker children first
         noop.apply_async().get(timeout=RESULT_TIMEOUT_S)
     times, publish_times = [], []
@@ -105,8 +106,8 @@ def round_trip(app: Celery, progress: Progress, round_trips: int) -> dict[str, f
 
 def chord_delay(app: Celery, progress: Progress, header: int) -> dict[str, float]:
     """A chord of `header` tasks; the body reports how long after the last one it started."""
-    tasks = [app.signature("tasks.probes.finished_at") for _ in range(header)]
-    body = app.signature("tasks.probes.delay_since_last")
+    tasks = [app.signature(bench_tasks.finished_at.name) for _ in range(header)]
+    body = app.signature(bench_tasks.delay_since_last.name)
     result = chord(tasks, app=app)(body)
     delay_s = float(result.get(timeout=RESULT_TIMEOUT_S))
     return {CHORD_DELAY.key: delay_s * 1000}

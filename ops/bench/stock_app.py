@@ -4,7 +4,7 @@ Only the broker and the result backend URLs are set (the same broker and databas
 stack, Celery's own `db+postgresql+psycopg://` backend). Everything else is what a new
 Celery user gets: the `celery` queue and exchange, prefork with one child per CPU, prefetch
 multiplier 4, early acks, no publisher confirms, JSON. The no-op probe is a shared task
-(`tasks.probes.noop`), so this app runs the very same function under the same name.
+(`ops.bench.tasks.noop`), so this app runs the very same function under the same name.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import Celery
 
-import tasks.probes  # noqa: F401 - registers the shared no-op probe with this app too
+import ops.bench.tasks  # noqa: F401 - registers the shared no-op with this app too
 from config.app import result_backend_url
 from config.settings import get_settings
 

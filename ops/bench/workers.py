@@ -10,7 +10,14 @@ from celery import Celery
 from kombu import Connection, Exchange, Queue
 
 from config.app import celery_settings
-from config.settings import ENV_PREFIX, Settings, get_settings, stack_dir
+from config.settings import (
+    ENV_PREFIX,
+    EXTRA_TASK_MODULES_ENV,
+    Settings,
+    get_settings,
+    stack_dir,
+)
+from ops.bench import tasks as bench_tasks
 from ops.bench.model import Configuration
 from ops.broker import connection
 from ops.broker_users import pool_worker_env
@@ -73,13 +80,17 @@ def running_workers(configuration: Configuration, pool_name: str) -> Iterator[Su
         )
     else:
         # Switchyard's own pool as it is deployed: its default replica count, each
-        # process connected as the pool's broker user.
+        # process connected as the pool's broker user, plus the benchmark's own tasks.
         pool = TOPOLOGY.pool(pool_name)
         for instance in range(pool.replicas):
             supervisor.start(
                 f"bench-{configuration.name}-{instance}",
                 worker_argv(pool, instance),
-                env={**pool_worker_env(pool_name), **configuration.environment},
+                env={
+                    **pool_worker_env(pool_name),
+                    EXTRA_TASK_MODULES_ENV: bench_tasks.__name__,
+                    **configuration.environment,
+                },
             )
     try:
         with connection() as conn:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pika
 
-from config.settings import Settings
+from config.settings import EXTRA_TASK_MODULES_ENV, Settings
 from ops.broker_users import pool_worker_env
 from ops.chaos import ledger
 from ops.chaos.faults import FaultContext, Scenario
@@ -68,6 +68,8 @@ class ChaosSuite:
     guard: bool = True  # off: effects are applied without claiming their key (shows the check)
 
     def run(self, scenario: Scenario, tasks: int, faults: int, publish_s: float) -> Outcome:
+        from ops.chaos import tasks as suite_tasks  # the Celery app, only once a suite runs
+
         run_id = uuid.uuid4().hex[:12]
         outcome = Outcome(scenario.name)
         started = time.monotonic()
@@ -80,6 +82,7 @@ class ChaosSuite:
         env = {**pool_worker_env(POOL), "SWITCHYARD_BROKER_URL": self.settings.broker_url}
         env = {k: _via(v, proxy) if k.endswith("_URL") else v for k, v in env.items()}
         env[ledger.GUARD_ENV] = "on" if self.guard else "off"
+        env[EXTRA_TASK_MODULES_ENV] = suite_tasks.__name__  # the workers run apply_effect
 
         def start_group(index: int) -> Process:
             return supervisor.start(f"worker-{index}", _argv(index), env)
@@ -168,7 +171,7 @@ def _publish(
     outcome: Outcome,
 ) -> None:
     """Publish at a steady pace; a publish is confirmed when apply_async returns."""
-    from tasks.faults import apply_effect
+    from ops.chaos.tasks import apply_effect
 
     pace = publish_s / max(tasks, 1)
     start = time.monotonic()

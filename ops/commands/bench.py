@@ -3,7 +3,8 @@
 `switchyard bench` compares the whole path (publish, throughput with and without results,
 round trips, memory, the broker's raw rates); `switchyard bench results` compares only the
 result backends, with the same workers; `switchyard bench api` drives the producer API over
-HTTP against a plain FastAPI handler that calls `.delay()`.
+HTTP against a plain FastAPI handler that calls `.delay()`; `switchyard bench probe`
+measures what one exec probe of a worker pod costs (no stack needed).
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     api.add_argument("--json", action="store_true", help="print the figures as JSON too")
     api.set_defaults(handler=_api)
+    probe = suites.add_parser(
+        "probe", help="CPU and peak memory per call of a worker pod's exec probe (no stack)"
+    )
+    probe.add_argument("--calls", type=_positive, default=20, help="probe runs")
+    probe.add_argument(
+        "probe_argv",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND",
+        help="the command to measure (default: switchyard-health --ready, as the chart runs it)",
+    )
+    probe.set_defaults(handler=_probe)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +96,15 @@ def _api(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({f.name: f.as_dict() for f in figures}, indent=2))
     return 0
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from ops.bench.probe_cost import default_probe_argv, measure
+
+    argv = [a for a in args.probe_argv if a != "--"] or default_probe_argv()
+    cost = measure(argv, args.calls)
+    print("\n".join(cost.lines()))
+    return 0 if set(cost.exit_codes) == {0} else 1
 
 
 def _run(suite: Suite, args: argparse.Namespace) -> int:

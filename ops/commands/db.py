@@ -7,7 +7,7 @@ import sys
 from urllib.parse import urlsplit
 
 from config.settings import get_settings
-from ops.management_api import redact
+from routing.management_api import redact
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

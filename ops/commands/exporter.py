@@ -7,7 +7,7 @@ import signal
 import threading
 
 from config.settings import get_settings
-from ops.management_api import ManagementAPI, redact
+from routing.management_api import ManagementAPI, redact
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

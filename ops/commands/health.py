@@ -1,15 +1,14 @@
-"""`switchyard health`: the exec probe of a worker pod; reads files, never the broker."""
+"""`switchyard health`: the worker's exec probe through the full CLI.
+
+The pods run the same check as `switchyard-health` (`ops.probe`), which imports the
+standard library only; this command is kept for operators who type it.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-from config.settings import get_settings
-from ops.health import HealthFiles
-
-DEFAULT_MAX_AGE_S = 120.0
+from ops import probe
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,9 +18,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--max-age",
         type=float,
-        default=DEFAULT_MAX_AGE_S,
+        default=probe.DEFAULT_MAX_AGE_S,
         metavar="S",
-        help=f"oldest acceptable liveness file, in seconds (default {DEFAULT_MAX_AGE_S:.0f})",
+        help=f"oldest acceptable liveness file, in seconds (default {probe.DEFAULT_MAX_AGE_S:.0f})",
     )
     parser.add_argument(
         "--ready", action="store_true", help="also require the worker to be consuming"
@@ -30,10 +29,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _health(args: argparse.Namespace) -> int:
-    files = HealthFiles(Path(get_settings().health_dir))
-    problem = files.problem(args.max_age, need_ready=args.ready)
-    if problem:
-        print(f"unhealthy: {problem}", file=sys.stderr)
-        return 1
-    print("ready" if args.ready else "live")
-    return 0
+    return probe.check(args.max_age, ready=args.ready)

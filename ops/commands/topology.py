@@ -12,13 +12,13 @@ from metrics.exporter import vhost_of
 from ops.broker import connection
 from ops.broker_users import grant_pool_users, grant_producer_user
 from ops.live_broker import expected_pool_users, live_broker, management_api
-from ops.management_api import ManagementAPI
 from ops.prune import PrunePlan, PruneRefused, count_now, prune
 from routing import names
 from routing.declaration import TOPOLOGY
 from routing.declare import declare_topology
 from routing.diff import diff, leftovers
 from routing.entities import broker_entities
+from routing.management_api import ManagementAPI
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

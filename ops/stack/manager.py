@@ -19,7 +19,6 @@ from kombu import Connection
 
 from config.settings import ENV_PREFIX, STACK_ENV_FILE, get_settings
 from ops.broker_users import pool_broker_url, producer_broker_url
-from ops.management_api import redact
 from ops.stack.accounts import StackError
 from ops.stack.layout import StackLayout
 from ops.stack.packages import ensure_services
@@ -29,6 +28,7 @@ from ops.stack.prometheus import PrometheusServer
 from ops.stack.rabbitmq import RabbitCredentials, RabbitNode
 from routing import names
 from routing.declaration import TOPOLOGY
+from routing.management_api import redact
 
 BROKER_ENV = f"{ENV_PREFIX}BROKER_URL"
 DATABASE_ENV = f"{ENV_PREFIX}DATABASE_URL"

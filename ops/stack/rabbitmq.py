@@ -15,12 +15,12 @@ from functools import cached_property
 from pathlib import Path
 
 from ops.broker_users import grant_pool_users, grant_producer_user
-from ops.management_api import ManagementAPI, ManagementAPIError, quote
 from ops.stack import layout as L
 from ops.stack.accounts import Account, StackError
 from ops.stack.packages import rabbitmq_installed, rabbitmq_server
 from ops.stack.processes import is_ours, port_open, stop, wait_until
 from routing.declaration import TOPOLOGY
+from routing.management_api import ManagementAPI, ManagementAPIError, quote
 
 SERVICE_ACCOUNT = "rabbitmq"
 # Started nodes outlive the call that started them; their handles are kept so the

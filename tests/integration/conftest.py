@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from kombu import Connection
 
-from config.settings import Settings, get_settings
+from config.settings import EXTRA_TASK_MODULES_ENV, Settings, get_settings
 from ops.broker import consumer_counts
 from ops.broker_users import pool_worker_env
 from ops.fake_services import FakeServices
@@ -28,13 +28,19 @@ from routing.declaration import TOPOLOGY
 from routing.declare import declare_topology
 from routing.entities import broker_entities
 from routing.worker_command import worker_argv
+from tests.tasks import TEST_TASK_MODULES
 
 _STACK_PROBLEM: list[str] = []
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Bring the stack up before collection: collecting a module that imports a task binds
-    the task to the app, which reads the settings once, so they must exist by then."""
+    the task to the app, which reads the settings once, so they must exist by then.
+
+    Every worker a test starts inherits the test-only task modules (the production app
+    registers none of them).
+    """
+    os.environ[EXTRA_TASK_MODULES_ENV] = ",".join(TEST_TASK_MODULES)
     try:
         Stack().up()
     except StackError as exc:

@@ -22,9 +22,9 @@ import pytest
 
 from config.settings import Settings, project_root
 from ops.live_broker import management_api
-from ops.management_api import quote
 from ops.stack.processes import wait_until
 from routing import names
+from routing.management_api import quote
 from tests.integration.conftest import queue_depth
 from tests.project_copy import (
     POOL,

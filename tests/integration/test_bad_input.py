@@ -14,8 +14,8 @@ from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
 from routing.names import TASK_EXCHANGE, dlq_name
 from tasks.demo import add
-from tasks.faults import kill_own_worker_process
 from tests.integration.conftest import start_pool
+from tests.tasks.faults import kill_own_worker_process
 
 QUEUE = "default"
 

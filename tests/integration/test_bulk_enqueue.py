@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY
 from config.app import app
 from metrics import definitions as d
 from metrics.producer import PUBLISHED_AT_HEADER
+from ops.bench.tasks import noop
 from ops.broker_users import pool_worker_env
 from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
@@ -30,7 +31,7 @@ from routing.checked_task import declared_router
 from routing.declaration import TOPOLOGY
 from routing.model import PoolSpec, QueueSpec
 from routing.worker_command import worker_argv
-from tasks.probes import echo, noop, record_run
+from tests.tasks.probes import echo, record_run
 
 pytestmark = pytest.mark.integration
 

@@ -15,13 +15,13 @@ import pytest
 from kombu import Connection
 
 from config.settings import Settings
-from ops.management_api import ManagementAPI, quote
 from ops.stack.manager import Stack
 from ops.supervisor import Supervisor
-from tasks.probes import record_run
+from routing.management_api import ManagementAPI, quote
 from tests.integration.conftest import start_pool
 from tests.integration.management_stats import stat
 from tests.integration.metrics_support import poll
+from tests.tasks.probes import record_run
 
 LOW_TIMEOUT_MS = 3000
 

@@ -9,20 +9,20 @@ from pathlib import Path
 
 from kombu import Connection
 
+from execution.health_files import HealthFiles
 from ops.broker import consumer_counts
 from ops.broker_users import pool_worker_env
-from ops.health import HealthFiles
 from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
 from routing.declaration import TOPOLOGY
 from routing.worker_command import worker_argv
 
 
-def _probe(health_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`switchyard health` as the exec probe of a pod runs it."""
+def _probe(health_dir: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The exec probe of a pod (`switchyard-health`, `ops.probe`)."""
     return subprocess.run(
-        [sys.executable, "-m", "ops.cli", "health", *args],
-        env={**os.environ, "SWITCHYARD_HEALTH_DIR": str(health_dir)},
+        [sys.executable, "-m", "ops.probe", *args],
+        env={**os.environ, "SWITCHYARD_HEALTH_DIR": health_dir},
         capture_output=True,
         text=True,
         timeout=60,
@@ -41,12 +41,14 @@ def test_probe_files_follow_the_consumer(
         "worker-default",
         worker_argv(pool),
         env={
-            "SWITCHYARD_HEALTH_DIR": str(files.directory),
+            "SWITCHYARD_HEALTH_DIR": files.directory,
             "SWITCHYARD_HEALTH_INTERVAL_S": "0.5",
             **pool_worker_env(pool.name),
         },
     )
-    assert wait_until(lambda: files.ready.exists() or not worker.alive, 90), worker.log.read_text()
+    assert wait_until(lambda: os.path.exists(files.ready) or not worker.alive, 90), (
+        worker.log.read_text()
+    )
     assert worker.alive, worker.log.read_text()
     # Ready means consuming: the broker counts this worker on the pool's queues (its
     # basic.consume is asynchronous, so allow it a moment to arrive).
@@ -56,12 +58,12 @@ def test_probe_files_follow_the_consumer(
     ready = _probe(files.directory, "--ready", "--max-age", "60")
     assert ready.returncode == 0, ready.stderr
 
-    first_touch = files.live.stat().st_mtime
-    assert wait_until(lambda: files.live.stat().st_mtime > first_touch, 15)
+    first_touch = os.stat(files.live).st_mtime
+    assert wait_until(lambda: os.stat(files.live).st_mtime > first_touch, 15)
 
     assert supervisor.stop(timeout=60) == ["worker-default: stopped (exit 0)"]
-    assert not files.ready.exists()
-    assert not files.live.exists()
+    assert not os.path.exists(files.ready)
+    assert not os.path.exists(files.live)
     gone = _probe(files.directory, "--max-age", "60")
     assert gone.returncode == 1
     assert "missing" in gone.stderr

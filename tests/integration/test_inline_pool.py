@@ -14,13 +14,13 @@ from kombu import Connection
 from config.celery_defaults import HEARTBEAT_S as HEARTBEAT_S_WORKER
 from config.settings import Settings
 from execution.guard import TaskGuard, connection_parts
-from ops.management_api import ManagementAPI
 from ops.supervisor import Supervisor
-from tasks.faults import outstay_soft_limit
-from tasks.probes import echo
+from routing.management_api import ManagementAPI
 from tests.integration.conftest import start_pool
 from tests.integration.management_stats import stat
 from tests.integration.metrics_support import poll
+from tests.tasks.faults import outstay_soft_limit
+from tests.tasks.probes import echo
 
 HEARTBEAT_S = 2
 SILENT_S = 4 * HEARTBEAT_S  # the broker drops a peer silent for two heartbeats

@@ -26,8 +26,8 @@ from routing.names import UNROUTABLE_QUEUE
 from routing.publish_checks import MessageTooLarge, PriorityOutOfRange, UnknownDestination
 from tasks.inventory import sync_inventory_webhook
 from tasks.media import process_video_transcode
-from tasks.probes import blob, fail
 from tests.integration.conftest import queue_depth, start_pool
+from tests.tasks.probes import blob, fail
 
 BAD_CALLS: dict[str, tuple[Callable[[], Any], type[ValueError], str]] = {
     "priority above the queue's": (
@@ -120,7 +120,7 @@ def test_a_failure_quoting_a_huge_argument_is_stored_and_logged_bounded(
     assert "ValueError" in traceback
     # The worker logs the failure (with its traceback) once it is stored: cut as well.
     log = supervisor.processes[-1].log
-    marker = f"Task tasks.probes.fail[{result.id}] raised"
+    marker = f"Task {fail.name}[{result.id}] raised"
     assert wait_until(lambda: marker in log.read_text(), 30), "the failure was not logged"
     assert len(log.read_text()) < 100_000
 

@@ -45,7 +45,7 @@ from routing.model import PoolSpec, QueueSpec
 from routing.worker_command import worker_argv
 from tests.integration.metrics_support import free_port, poll, scrape
 
-PROBES = "tasks.metrics_probes"
+PROBES = "tests.tasks.metrics_probes"
 PRODUCER_JOB = "producer"
 # Every alert fires as soon as its condition holds; windows short enough for a test.
 FAST = AlertTiming(
@@ -72,9 +72,9 @@ class Observed:
 
 
 def _probe_pool() -> PoolSpec:
-    route = TOPOLOGY.route_for(f"{PROBES}.succeed")
-    assert route is not None, "the probe tasks need a route in routing/declaration.py"
-    return TOPOLOGY.pool_of_queue(route.queue)
+    """The pool of the default queue, where the unrouted probe tasks go."""
+    assert TOPOLOGY.route_for(f"{PROBES}.succeed") is None
+    return TOPOLOGY.pool_of_queue(TOPOLOGY.default_queue)
 
 
 def _purge_everything(conn: Connection) -> None:
@@ -143,7 +143,7 @@ def _settled(
 
 def test_task_counts_equal_what_was_run_by_task_and_queue(observed: Observed) -> None:
     from config.app import app
-    from tasks.metrics_probes import fail, reject, retry_then_succeed, succeed
+    from tests.tasks.metrics_probes import fail, reject, retry_then_succeed, succeed
 
     revoked_id = str(uuid.uuid4())
     assert app.control.revoke(revoked_id, reply=True, limit=1, timeout=10), "no worker replied"
@@ -284,7 +284,7 @@ def test_a_killed_child_is_not_counted_as_running_a_task(observed: Observed) -> 
     """A child killed by SIGKILL cannot clean up after itself; the pool's metrics endpoint
     drops its live gauges, so the task it ran is no longer counted as running. (The inline
     pool forks a child for a message that comes back after a lost worker: sent so here.)"""
-    from tasks.metrics_probes import hold
+    from tests.tasks.metrics_probes import hold
 
     assert observed.pool.kind == "inline", "the probes' pool is the inline one"
     result = hold.apply_async((1.0,), headers={headers.WORKER_LOSSES: "1"})

@@ -108,7 +108,7 @@ def test_a_delayed_task_retried_at_once_stays_within_its_users_rights(
     """Arrived through the delay exchanges, then retried without a countdown: Celery would
     republish to the exchange it came from (the delay delivery exchange after 1 s, the
     level-0 delay exchange after 2 s), which a pool user may not write to."""
-    from tasks.probes import retry_at_once
+    from tests.tasks.probes import retry_at_once
 
     start_pool(supervisor, TOPOLOGY.pool_of_queue(TOPOLOGY.default_queue).name)
     result = retry_at_once.apply_async(args=(2,), countdown=countdown)

@@ -13,11 +13,11 @@ from kombu import Connection
 
 from config.app import app
 from config.settings import Settings
-from ops.management_api import ManagementAPI, quote
 from routing import names
 from routing.declaration import TOPOLOGY
 from routing.declare import declare_topology
 from routing.entities import broker_entities
+from routing.management_api import ManagementAPI, quote
 from routing.names import UNROUTABLE_QUEUE
 from tests.integration.conftest import queue_depth
 

@@ -111,7 +111,7 @@ def test_chain_group_and_chord(broker: Connection, supervisor: Supervisor) -> No
 def test_beat_sends_maintenance_on_schedule(
     broker: Connection, supervisor: Supervisor, amqp: Any, tmp_path: Any
 ) -> None:
-    from ops.health import HealthFiles
+    from execution.health_files import HealthFiles
     from routing.worker_command import beat_argv
 
     health = HealthFiles(tmp_path / "beat-health")

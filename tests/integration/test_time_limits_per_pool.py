@@ -14,9 +14,9 @@ from kombu import Connection
 from ops.supervisor import Supervisor
 from routing.declaration import TOPOLOGY
 from routing.names import dlq_name
-from tasks.faults import outstay_soft_limit
-from tasks.probes import echo
 from tests.integration.conftest import queue_depth, start_pool
+from tests.tasks.faults import outstay_soft_limit
+from tests.tasks.probes import echo
 
 SOFT_S, HARD_S = 1, 2
 # One declared pool of each kind that can enforce limits (solo is refused by the declaration).

@@ -8,8 +8,8 @@ import pytest
 from kombu.transport.native_delayed_delivery import MAX_NUMBER_OF_BITS_TO_USE
 
 from ops.broker_users import PoolUserError, grant_pool_users, pool_broker_url
-from ops.management_api import ManagementAPI
 from routing import names
+from routing.management_api import ManagementAPI
 from routing.model import PoolSpec, QueueSpec, Route, Topology, TopologyError
 from routing.names import DELAY_ENTRY_EXCHANGE
 from routing.permissions import pool_permissions

@@ -6,7 +6,7 @@ import pytest
 
 from config.app import result_backend_url
 from config.settings import Settings, SettingsError
-from ops.management_api import redact
+from routing.management_api import redact
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:

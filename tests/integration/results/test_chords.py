@@ -37,7 +37,7 @@ def two_worker_groups(broker: Connection, tmp_path: Path) -> Iterator[Supervisor
 def test_chord_body_runs_exactly_once(
     two_worker_groups: Supervisor, broker: Connection, db: Db, tmp_path: Path
 ) -> None:
-    from tasks.probes import echo, record_run
+    from tests.tasks.probes import echo, record_run
 
     logs = [tmp_path / f"body-{n}.log" for n in range(CHORDS)]
     bodies = [chord(echo.s(i) for i in range(HEADER))(record_run.s(str(log))) for log in logs]

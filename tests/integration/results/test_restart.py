@@ -35,7 +35,7 @@ def _successes(settings: Settings, ids: list[str]) -> int:
 def test_restart_during_writes_loses_no_success(
     stack: Stack, settings: Settings, broker: Connection, default_worker: Supervisor
 ) -> None:
-    from tasks.probes import echo
+    from tests.tasks.probes import echo
 
     assert echo.delay("warm").get(timeout=DEADLINE_S) == "warm"
     sent = group(echo.s(i, pause_s=TASK_SECONDS) for i in range(TASKS)).apply_async()

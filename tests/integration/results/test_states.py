@@ -52,7 +52,7 @@ def test_pending_started_retry_success_are_visible(
     db: Db,
     tmp_path: Path,
 ) -> None:
-    from tasks.probes import gated
+    from tests.tasks.probes import gated
 
     gate = tmp_path / "gate"
     task_id = uuid()
@@ -70,7 +70,7 @@ def test_pending_started_retry_success_are_visible(
     assert (state, result, name, queue, retries) == (
         states.SUCCESS,
         "done",
-        "tasks.probes.gated",
+        "tests.tasks.probes.gated",
         "default",
         1,
     )
@@ -81,7 +81,7 @@ def test_pending_started_retry_success_are_visible(
 def test_failure_is_stored_with_its_exception_and_traceback(
     broker: Connection, default_worker: Supervisor, db: Db
 ) -> None:
-    from tasks.probes import fail
+    from tests.tasks.probes import fail
 
     result = fail.delay("boom")
     with pytest.raises(ValueError, match="boom"):
@@ -95,7 +95,7 @@ def test_failure_is_stored_with_its_exception_and_traceback(
 def test_result_json_cannot_encode_is_a_clear_failure_never_pickle(
     broker: Connection, default_worker: Supervisor, db: Db
 ) -> None:
-    from tasks.probes import not_json
+    from tests.tasks.probes import not_json
 
     result = not_json.delay()
     with pytest.raises(ResultEncodeError, match=r"not JSON-serializable.*set"):
@@ -123,7 +123,7 @@ def test_group_get_and_join_return_every_result_in_order(
     from celery import group
     from celery.result import GroupResult
 
-    from tasks.probes import echo
+    from tests.tasks.probes import echo
 
     values = list(range(20))
     grouped = group(echo.s(v) for v in values).apply_async()
@@ -142,7 +142,7 @@ def test_group_get_and_join_return_every_result_in_order(
 def test_forget_deletes_the_row(
     broker: Connection, default_worker: Supervisor, backend: SwitchyardBackend
 ) -> None:
-    from tasks.probes import echo
+    from tests.tasks.probes import echo
 
     result = echo.delay("gone soon")
     assert result.get(timeout=DEADLINE_S) == "gone soon"

@@ -1,6 +1,6 @@
-"""Tasks that exercise the result backend; the tests and `switchyard bench results` send them.
+"""Tasks that exercise the result backend, for the integration tests.
 
-They run on the `default` queue like any small task, so what they measure is the path a real
+They run on the default queue like any small task, so what they check is the path a real
 task takes: broker, worker, result backend, waiter.
 """
 
@@ -17,15 +17,10 @@ from config.app import app
 GATE_TIMEOUT_S = 60.0
 
 
-@app.task(name="tasks.probes.noop")
-def noop() -> None:
-    """Nothing: what remains is the cost of sending, running and storing a task."""
-
-
 PAUSE_STEP_S = 0.05
 
 
-@app.task(name="tasks.probes.echo")
+@app.task
 def echo(value: Any, pause_s: float = 0.0) -> Any:
     """`value`, after `pause_s` seconds, paused in short steps: an exception raised in the
     task's thread (the threads pool's time limits) lands between two steps, as it would in
@@ -36,24 +31,24 @@ def echo(value: Any, pause_s: float = 0.0) -> Any:
     return value
 
 
-@app.task(name="tasks.probes.not_json")
+@app.task
 def not_json() -> set[int]:
     """A result JSON cannot encode; it must be stored as a clear FAILURE, never pickled."""
     return {1, 2, 3}
 
 
-@app.task(name="tasks.probes.blob")
+@app.task
 def blob(size: int) -> str:
     """A result of `size` characters from a small call: the stored-result bound's probe."""
     return "z" * size
 
 
-@app.task(name="tasks.probes.fail")
+@app.task
 def fail(message: str) -> None:
     raise ValueError(message)
 
 
-@app.task(bind=True, name="tasks.probes.gated", max_retries=5)
+@app.task(bind=True, max_retries=5)
 def gated(self: Task[Any, Any], gate: str, retries_wanted: int) -> str:
     """Stay STARTED until the file `gate` exists, then retry `retries_wanted` times."""
     deadline = time.monotonic() + GATE_TIMEOUT_S
@@ -66,7 +61,7 @@ def gated(self: Task[Any, Any], gate: str, retries_wanted: int) -> str:
     return "done"
 
 
-@app.task(bind=True, name="tasks.probes.retry_at_once", max_retries=5)
+@app.task(bind=True, max_retries=5)
 def retry_at_once(self: Task[Any, Any], times: int) -> int:
     """Retry `times` times with no countdown; the number of retries it took."""
     if self.request.retries < times:
@@ -74,19 +69,7 @@ def retry_at_once(self: Task[Any, Any], times: int) -> int:
     return int(self.request.retries)
 
 
-@app.task(name="tasks.probes.finished_at")
-def finished_at() -> float:
-    """A chord header task: the wall-clock time it finished (one machine, one clock)."""
-    return time.time()
-
-
-@app.task(name="tasks.probes.delay_since_last")
-def delay_since_last(finish_times: list[float]) -> float:
-    """A chord body: seconds from the last header task's finish to this body's start."""
-    return time.time() - max(finish_times)
-
-
-@app.task(name="tasks.probes.record_run")
+@app.task
 def record_run(results: list[Any], log_path: str) -> int:
     """A chord body that appends one line per run to `log_path`, so runs can be counted."""
     with open(log_path, "a") as log:

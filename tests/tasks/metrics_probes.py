@@ -13,19 +13,19 @@ from celery.exceptions import Reject
 from config.app import app
 
 
-@app.task(name="tasks.metrics_probes.succeed")
+@app.task
 def succeed(value: int) -> int:
     """Return `value`."""
     return value
 
 
-@app.task(name="tasks.metrics_probes.fail")
+@app.task
 def fail(message: str) -> None:
     """Raise ValueError(message)."""
     raise ValueError(message)
 
 
-@app.task(name="tasks.metrics_probes.retry_then_succeed", bind=True, max_retries=5)
+@app.task(bind=True, max_retries=5)
 def retry_then_succeed(self: Any, retries: int) -> int:
     """Ask for `retries` immediate retries, then return the number of attempts made."""
     if self.request.retries < retries:
@@ -33,13 +33,13 @@ def retry_then_succeed(self: Any, retries: int) -> int:
     return int(self.request.retries) + 1
 
 
-@app.task(name="tasks.metrics_probes.reject")
+@app.task
 def reject() -> None:
     """Reject the message without requeueing it: the broker dead-letters it."""
     raise Reject("rejected by the metrics probe", requeue=False)
 
 
-@app.task(name="tasks.metrics_probes.hold")
+@app.task
 def hold(seconds: float) -> float:
     """Run for `seconds`, so a test can act while a task is in progress."""
     time.sleep(seconds)
