@@ -35,6 +35,7 @@ class ProbeCost:
     cpu_ms: tuple[float, ...]
     max_rss_kib: tuple[int, ...]
     exit_codes: tuple[int, ...]
+    floor_kib: int = 0
 
     @property
     def cpu_ms_median(self) -> float:
@@ -59,7 +60,7 @@ class ProbeCost:
             f"CPU / call   median {self.cpu_ms_median:.0f} ms, max {self.cpu_ms_max:.0f} ms "
             "(user + system)",
             f"RSS / call   median {self.rss_mib_median:.1f} MiB, max {self.rss_mib_max:.1f} MiB "
-            "(peak resident set)",
+            f"(peak resident set; floor {self.floor_kib / 1024:.1f} MiB, the measuring parent)",
         ]
 
 
@@ -71,27 +72,38 @@ def default_probe_argv() -> list[str]:
 def measure(argv: Sequence[str], calls: int) -> ProbeCost:
     """Run `argv` `calls` times, one after the other, against a live and ready directory.
 
-    The calls are started by a fresh, small interpreter (`ops.bench.child_cost`), not by
-    this process with Celery loaded: Linux counts the parent's resident set at `exec` in a
-    child's peak RSS.
+    The calls are started by a fresh interpreter without `site` (`ops.bench.child_cost`),
+    not by this process with Celery loaded: Linux counts the parent's resident set at
+    `exec` in a child's peak RSS. That parent's own size is the `floor_kib` of the figures
+    (measured as the peak RSS of `true`); a Python probe always peaks above it.
     """
     with tempfile.TemporaryDirectory(prefix="probe-cost-") as directory:
-        files = HealthFiles(Path(directory))
+        files = HealthFiles(directory)
         files.touch_live()
         files.mark_ready()
-        done = subprocess.run(
-            [sys.executable, "-m", child_cost.__name__, json.dumps(list(argv)), str(calls)],
-            env={**os.environ, HEALTH_DIR_VARIABLE: directory},
-            capture_output=True,
-            text=True,
-            timeout=60 + 30 * calls,
-            check=True,
-        )
-    rows = [json.loads(line) for line in done.stdout.splitlines()]
+        env = {**os.environ, HEALTH_DIR_VARIABLE: directory}
+        floor = _calls(["true"], 1, files.live, env)
+        rows = _calls(argv, calls, files.live, env)
     return ProbeCost(
         tuple(argv),
         calls,
         tuple(r["cpu_ms"] for r in rows),
-        tuple(r["max_rss_kib"] for r in rows),
-        tuple(r["exit_code"] for r in rows),
+        tuple(int(r["max_rss_kib"]) for r in rows),
+        tuple(int(r["exit_code"]) for r in rows),
+        floor_kib=int(floor[0]["max_rss_kib"]),
     )
+
+
+def _calls(
+    argv: Sequence[str], calls: int, touch: str, env: dict[str, str]
+) -> list[dict[str, float]]:
+    measuring = [sys.executable, "-I", "-S", child_cost.__file__]
+    done = subprocess.run(
+        [*measuring, json.dumps(list(argv)), str(calls), touch],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60 + 30 * calls,
+        check=True,
+    )
+    return [json.loads(line) for line in done.stdout.splitlines()]

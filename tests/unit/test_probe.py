@@ -12,6 +12,7 @@ import pytest
 from config.settings import ENV_PREFIX, STACK_ENV_FILE, Settings, get_settings
 from execution.health_files import HealthFiles
 from ops import probe
+from ops.bench.probe_cost import measure
 
 # What the probe must never load: each costs tens of milliseconds and megabytes per call.
 HEAVY = ("celery", "kombu", "pydantic", "pydantic_settings", "sqlalchemy", "psycopg")
@@ -106,3 +107,14 @@ def test_the_probe_finds_the_health_dir_where_the_settings_do(
 def test_the_probe_variable_is_the_settings_field() -> None:
     field = probe.HEALTH_DIR_VARIABLE.removeprefix(ENV_PREFIX).lower()
     assert field in Settings.model_fields
+
+
+def test_the_probe_cost_counts_each_calls_cpu_and_memory() -> None:
+    """`switchyard bench probe`'s figures see a large allocation and a failing call."""
+    small = measure([sys.executable, "-c", "pass"], 2)
+    large = measure([sys.executable, "-c", "b = bytearray(64 << 20); b[::4096] = b'x' * 16384"], 2)
+    assert small.exit_codes == (0, 0)
+    assert all(ms > 0 for ms in small.cpu_ms)
+    assert 0 < small.floor_kib <= min(small.max_rss_kib)
+    assert large.rss_mib_median > small.rss_mib_median + 50
+    assert measure([sys.executable, "-c", "raise SystemExit(1)"], 1).exit_codes == (1,)
