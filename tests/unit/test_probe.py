@@ -118,3 +118,13 @@ def test_the_probe_cost_counts_each_calls_cpu_and_memory() -> None:
     assert 0 < small.floor_kib <= min(small.max_rss_kib)
     assert large.rss_mib_median > small.rss_mib_median + 50
     assert measure([sys.executable, "-c", "raise SystemExit(1)"], 1).exit_codes == (1,)
+
+
+def test_bad_arguments_are_named(capsys: pytest.CaptureFixture[str]) -> None:
+    assert probe.parse(["--ready", "--max-age=30"]) == (30.0, True)
+    assert probe.parse(["--max-age", "5"]) == (5.0, False)
+    assert probe.main(["--max-age", "soon"]) == 2
+    assert "--max-age needs a number of seconds, not 'soon'" in capsys.readouterr().err
+    assert probe.main(["--max-age"]) == 2
+    assert probe.main(["--live"]) == 2
+    assert "unknown argument '--live'" in capsys.readouterr().err
