@@ -8,8 +8,6 @@ registered unless `SWITCHYARD_EXTRA_TASK_MODULES` names its module.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from config.settings import ENV_PREFIX, EXTRA_TASK_MODULES_ENV, Settings
 from routing.declaration import TOPOLOGY
 from routing.worker_command import CELERY_APP
 from tests.tasks import TEST_TASK_MODULES
+from tests.unit.clean_process import run_without_settings
 
 PRODUCTION_TASKS = [
     "tasks.analytics.analyze_chunk",
@@ -38,23 +37,16 @@ print(json.dumps(sorted(n for n in app.tasks if not n.startswith("celery."))))
 """
 
 
-def _registered(tmp_path: Path, **variables: str) -> list[str]:
-    """Task names the worker's app registers, with only `variables` set."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(ENV_PREFIX)}
-    env |= {
-        f"{ENV_PREFIX}STACK_DIR": str(tmp_path),  # no stack.env to read settings from
-        f"{ENV_PREFIX}BROKER_URL": "amqp://user:pass@127.0.0.1:1/vhost",
-        f"{ENV_PREFIX}DATABASE_URL": "postgresql://user:pass@127.0.0.1:1/db",
-        **variables,
-    }
-    done = subprocess.run(
+def _registered(tmp_path: Path, **settings: str) -> list[str]:
+    """Task names the worker's app registers, with only `settings` (and the URLs) set."""
+    done = run_without_settings(
         [sys.executable, "-c", _LOAD, CELERY_APP],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+        tmp_path,
+        BROKER_URL="amqp://user:pass@127.0.0.1:1/vhost",
+        DATABASE_URL="postgresql://user:pass@127.0.0.1:1/db",
+        **settings,
     )
+    assert done.returncode == 0, done.stderr
     names: list[str] = json.loads(done.stdout)
     return names
 
@@ -66,7 +58,8 @@ def test_the_production_app_registers_production_tasks_only(tmp_path: Path) -> N
 
 def test_extra_task_modules_register_the_test_tasks(tmp_path: Path) -> None:
     """The setting tests, `bench` and `chaos` use; and proof the check above can see them."""
-    names = _registered(tmp_path, **{EXTRA_TASK_MODULES_ENV: ",".join(TEST_TASK_MODULES)})
+    setting = EXTRA_TASK_MODULES_ENV.removeprefix(ENV_PREFIX)
+    names = _registered(tmp_path, **{setting: ",".join(TEST_TASK_MODULES)})
     assert set(PRODUCTION_TASKS) < set(names)
     extra = sorted(set(names) - set(PRODUCTION_TASKS))
     assert "tests.tasks.faults.kill_own_worker_process" in extra
