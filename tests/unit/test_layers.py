@@ -18,6 +18,7 @@ from config.settings import project_root
 # Lowest first. A package may import its own layer's siblings only where no cycle results,
 # and any package of a lower layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
+    ("compat",),  # Celery's private names, listed once; imports nothing of Switchyard's
     ("routing",),
     ("results", "deadletter", "execution"),
     ("metrics",),
