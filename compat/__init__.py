@@ -46,9 +46,9 @@ py-amqp
   a lock so that the inline pool's guard and the worker's thread never write at once.
 - `Connection.send_heartbeat`, `heartbeat`, `last_heartbeat_received`, `transport.sock`
   (`execution.guard`): undocumented, not private; the guard keeps the connection alive.
-- `Channel._basic_publish` (`tasks.bulk`): a publish that does not wait for its confirm,
+- `Channel._basic_publish` (`producer.bulk`): a publish that does not wait for its confirm,
   on a confirm channel whose `basic_publish` does.
-- `basic_message.Message.PROPERTIES` and `Message._serialize_properties` (`tasks.amqp_frames`):
+- `basic_message.Message.PROPERTIES` and `Message._serialize_properties` (`producer.amqp_frames`):
   the order and encoding of message properties, reproduced byte for byte.
 
 billiard

@@ -332,9 +332,9 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract(
         "amqp", "Connection.last_heartbeat_received", "execution.guard", _heartbeat_attributes
     ),
-    Contract("amqp", "Channel._basic_publish", "tasks.bulk", _basic_publish),
-    Contract("amqp", "Message.PROPERTIES", "tasks.amqp_frames", _message_properties),
-    Contract("amqp", "Message._serialize_properties", "tasks.amqp_frames", _message_properties),
+    Contract("amqp", "Channel._basic_publish", "producer.bulk", _basic_publish),
+    Contract("amqp", "Message.PROPERTIES", "producer.amqp_frames", _message_properties),
+    Contract("amqp", "Message._serialize_properties", "producer.amqp_frames", _message_properties),
     Contract("billiard", "billiard.util._run_after_forkers", "execution.isolated", _after_forkers),
 )
 
