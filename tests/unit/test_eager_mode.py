@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.unit.eager_app import run_eager
 
 SCRIPT = """
 import json
@@ -20,17 +18,6 @@ print(json.dumps([
 
 
 def test_tasks_run_inline_with_eager_mode(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")}
-    env.update(SWITCHYARD_TASK_ALWAYS_EAGER="true", SWITCHYARD_STACK_DIR=str(tmp_path))
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    summary, output = json.loads(done.stdout.strip().splitlines()[-1])
+    summary, output = run_eager(SCRIPT, tmp_path)
     assert summary == {"records": [4], "count": 5, "mean": 12.0}
     assert output == "videos/1024.mp4"

@@ -3,10 +3,6 @@ call path (`apply_async`, `switchyard send`) reaches the checks."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +24,7 @@ from routing.publish_checks import (
     body_size,
     check_publish,
 )
+from tests.unit.eager_app import run_eager
 
 
 @pytest.mark.parametrize(
@@ -131,18 +128,7 @@ print(json.dumps(out))
 def test_apply_async_refuses_before_publishing(tmp_path: Path) -> None:
     """In eager mode (no broker) so that it runs in the unit tier; the checks come first
     in `apply_async` either way."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")}
-    env.update(SWITCHYARD_TASK_ALWAYS_EAGER="true", SWITCHYARD_STACK_DIR=str(tmp_path))
-    done = subprocess.run(
-        [sys.executable, "-c", APPLY_ASYNC_SCRIPT],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_eager(APPLY_ASYNC_SCRIPT, tmp_path)
     assert out["priority 20"] == [
         "PriorityOutOfRange",
         "priority 20 outside 0-10 of queue 'media_heavy'",

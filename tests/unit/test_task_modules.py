@@ -6,17 +6,14 @@ run in a fresh interpreter, so what it registers is what a worker would.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from routing.declaration import TOPOLOGY
 from routing.model import QueueSpec, Route, Topology, TopologyError
+from tests.unit.eager_app import run_eager
 from tests.unit.test_routing_model import _topology
 
 SCRIPT = """
@@ -29,18 +26,7 @@ print(json.dumps({"include": list(app.conf.include), "tasks": sorted(app.tasks)}
 
 
 def _worker_view(tmp_path: Path) -> dict[str, list[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")}
-    env.update(SWITCHYARD_TASK_ALWAYS_EAGER="true", SWITCHYARD_STACK_DIR=str(tmp_path))
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    view: dict[str, list[str]] = json.loads(done.stdout.strip().splitlines()[-1])
+    view: dict[str, list[str]] = run_eager(SCRIPT, tmp_path)
     return view
 
 
