@@ -5,7 +5,8 @@ is driven by `ops.bench.http_load`: first as fast as it answers (`concurrency` r
 flight, `requests` in all: requests per second), then at a fixed `rate` (latency p50/p99 as
 clients see it). Its event loop's lag is read from its own histogram over each phase. The
 baselines are `ops.bench.plain_api`: `.delay()` in `async def`, Celery's stock settings,
-without and with publisher confirms. Nothing consumes during the run; the published
+without and with publisher confirms, and the same handler publishing nothing (the floor:
+FastAPI and uvicorn alone, same process model). Nothing consumes during the run; the published
 messages are purged afterwards.
 """
 
@@ -30,7 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from config.settings import get_settings, stack_dir
 from metrics.definitions import API_LOOP_LAG
 from ops.bench.http_load import LoadResult, Request, closed_loop, open_loop
-from ops.bench.plain_api import CONFIRMS_ENV, METRICS_PORT_ENV, TASK
+from ops.bench.plain_api import CONFIRMS_ENV, METRICS_PORT_ENV, NO_PUBLISH_ENV, TASK
 from ops.commands.api import api_argv
 from ops.local_metrics import setting_env
 from ops.stack.layout import HOST
@@ -91,7 +92,10 @@ class Figures:
 
 
 def servers(base_port: int) -> list[Server]:
-    """The producer API and the two plain handlers, on consecutive loopback ports."""
+    """The producer API, the floor and the two plain handlers, on consecutive loopback ports.
+
+    The plain handler with confirms stays last: the targets compare against it.
+    """
     token = secrets.token_urlsafe(24)
     plain = [sys.executable, "-m", "uvicorn", "ops.bench.plain_api:app", "--host", HOST]
     quiet = ["--no-access-log", "--log-level", "warning"]
@@ -109,6 +113,14 @@ def servers(base_port: int) -> list[Server]:
             base_port,
             base_port + 10,
             token,
+        ),
+        Server(
+            "fastapi-floor",
+            "the plain handler publishing nothing: FastAPI and uvicorn alone",
+            [*plain, "--port", str(base_port + 3), *quiet],
+            {METRICS_PORT_ENV: str(base_port + 13), NO_PUBLISH_ENV: "1"},
+            base_port + 3,
+            base_port + 13,
         ),
         Server(
             "plain-delay",

@@ -3,7 +3,9 @@
 An `async def` endpoint that calls `.delay()` on a Celery app with Celery's stock settings
 (`ops.bench.stock_app`), which is blocking I/O on the event loop. `STOCK_CONFIRMS=1` turns
 on publisher confirms, as Switchyard's producer always has them, so the two compare at the
-same guarantee. It measures its own event-loop lag the same way the producer API does.
+same guarantee. `STOCK_NO_PUBLISH=1` answers without publishing at all: the floor, what
+FastAPI and uvicorn alone cost per request on the machine. It measures its own event-loop
+lag the same way the producer API does.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+from celery.utils import uuid
 from fastapi import FastAPI
 from prometheus_client import start_http_server
 from pydantic import BaseModel
@@ -22,6 +25,8 @@ from ops.bench.stock_app import app as stock
 from producer.http.observe import watch_loop_lag
 
 CONFIRMS_ENV = "STOCK_CONFIRMS"
+NO_PUBLISH_ENV = "STOCK_NO_PUBLISH"
+PUBLISH = os.environ.get(NO_PUBLISH_ENV) != "1"
 METRICS_PORT_ENV = "STOCK_METRICS_PORT"
 
 if os.environ.get(CONFIRMS_ENV) == "1":
@@ -54,4 +59,6 @@ class Arguments(BaseModel):
 @app.post(f"/tasks/{TASK}", status_code=202)
 async def enqueue(body: Arguments) -> dict[str, str]:
     """What the seed's upload endpoint does: `.delay()` inside `async def`."""
+    if not PUBLISH:
+        return {"task_id": uuid()}
     return {"task_id": add.delay(**body.arguments).id}
