@@ -10,8 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ops.bench.api_suite import _p99_bound_ms
+from ops.bench.api_suite import _p99_bound_ms, servers
 from ops.bench.http_load import LoadResult, Request, closed_loop, open_loop
+from ops.bench.plain_api import CONFIRMS_ENV, NO_PUBLISH_ENV
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -61,3 +62,13 @@ def test_every_request_is_answered_and_counted_by_status(server: str) -> None:
     assert len(ok.latencies_s) == 50
     assert refused.statuses == {503: 20}
     assert refused.latencies_s == []  # only 2xx answers have a latency
+
+
+def test_targets_are_against_the_confirming_handler_and_the_floor_publishes_nothing() -> None:
+    configured = servers(20000)
+    assert configured[0].name == "switchyard-api"
+    assert configured[-1].env.get(CONFIRMS_ENV) == "1"  # `table` checks the targets on it
+    floors = [s for s in configured if s.env.get(NO_PUBLISH_ENV) == "1"]
+    assert [s.name for s in floors] == ["fastapi-floor"]
+    ports = [p for s in configured for p in (s.port, s.metrics_port)]
+    assert len(ports) == len(set(ports))
