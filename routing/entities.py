@@ -49,19 +49,16 @@ def work_queue(spec: QueueSpec) -> Queue:
 
 
 def dead_letter_queue(spec: QueueSpec) -> Queue:
-    name = names.dlq_name(spec.name)
-    return Queue(
-        name,
-        exchange=dead_letter_exchange(),
-        routing_key=name,
-        durable=True,
-        queue_arguments=queue_arguments("quorum"),
-    )
+    return _on_dead_letter_exchange(names.dlq_name(spec.name))
 
 
 def parked_queue(spec: QueueSpec) -> Queue:
     """Dead letters replayed too often wait here for a person, never replayed in bulk."""
-    name = names.parked_name(spec.name)
+    return _on_dead_letter_exchange(names.parked_name(spec.name))
+
+
+def _on_dead_letter_exchange(name: str) -> Queue:
+    """A quorum queue bound to the dead-letter exchange under its own name."""
     return Queue(
         name,
         exchange=dead_letter_exchange(),

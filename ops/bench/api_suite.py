@@ -97,8 +97,17 @@ def servers(base_port: int) -> list[Server]:
     The plain handler with confirms stays last: the targets compare against it.
     """
     token = secrets.token_urlsafe(24)
-    plain = [sys.executable, "-m", "uvicorn", "ops.bench.plain_api:app", "--host", HOST]
+    uvicorn = [sys.executable, "-m", "uvicorn", "ops.bench.plain_api:app", "--host", HOST]
     quiet = ["--no-access-log", "--log-level", "warning"]
+
+    def plain(name: str, description: str, index: int, env: dict[str, str]) -> Server:
+        """The plain handler on `base_port + index`, its metrics on `base_port + 10 + index`."""
+        port, metrics = base_port + index, base_port + 10 + index
+        argv = [*uvicorn, "--port", str(port), *quiet]
+        return Server(
+            name, description, argv, {METRICS_PORT_ENV: str(metrics), **env}, port, metrics
+        )
+
     return [
         Server(
             "switchyard-api",
@@ -114,29 +123,18 @@ def servers(base_port: int) -> list[Server]:
             base_port + 10,
             token,
         ),
-        Server(
+        plain(
             "fastapi-floor",
             "the plain handler publishing nothing: FastAPI and uvicorn alone",
-            [*plain, "--port", str(base_port + 3), *quiet],
-            {METRICS_PORT_ENV: str(base_port + 13), NO_PUBLISH_ENV: "1"},
-            base_port + 3,
-            base_port + 13,
+            3,
+            {NO_PUBLISH_ENV: "1"},
         ),
-        Server(
-            "plain-delay",
-            ".delay() in async def, stock Celery settings (no confirms)",
-            [*plain, "--port", str(base_port + 1), *quiet],
-            {METRICS_PORT_ENV: str(base_port + 11)},
-            base_port + 1,
-            base_port + 11,
-        ),
-        Server(
+        plain("plain-delay", ".delay() in async def, stock Celery settings (no confirms)", 1, {}),
+        plain(
             "plain-delay-confirms",
             ".delay() in async def, stock settings plus publisher confirms",
-            [*plain, "--port", str(base_port + 2), *quiet],
-            {METRICS_PORT_ENV: str(base_port + 12), CONFIRMS_ENV: "1"},
-            base_port + 2,
-            base_port + 12,
+            2,
+            {CONFIRMS_ENV: "1"},
         ),
     ]
 
