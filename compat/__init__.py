@@ -51,6 +51,12 @@ py-amqp
 - `basic_message.Message.PROPERTIES` and `Message._serialize_properties` (`producer.amqp_frames`):
   the order and encoding of message properties, reproduced byte for byte.
 
+pika
+- `BaseConnection._adapter_emit_data` (`write_frames` here; `producer.publisher`): writes
+  bytes to the connection's transport; the API's publisher writes frames encoded byte for
+  byte as py-amqp encodes Celery's message (`producer.amqp_frames`), which pika's own
+  `basic_publish` would encode again, differently.
+
 billiard
 - `billiard.util._run_after_forkers` (`run_after_forkers` here; `execution.isolated`): the
   after-fork hooks Celery and kombu register, run in the inline pool's forked child as a
@@ -103,6 +109,11 @@ def frame_writer(connection: Any) -> FrameWriter:
 def replace_frame_writer(connection: Any, writer: FrameWriter) -> None:
     """Make `writer` the function the connection writes every frame with."""
     connection.frame_writer = writer
+
+
+def write_frames(connection: Any, frames: bytes) -> None:
+    """Write encoded AMQP frames on an open pika connection, as pika writes its own."""
+    connection._adapter_emit_data(frames)
 
 
 def run_after_forkers() -> None:

@@ -128,7 +128,7 @@ class Publisher:
         self.stamped: dict[str, tuple[str, str]] = {}  # task id -> (task name, queue label)
         self.captured: tuple[Any, dict[str, Any]] | None = None
         self.parent = app.current_worker_task
-        self.templates_allowed = _only_own_publish_receivers()
+        self.templates_allowed = only_own_publish_receivers()
 
         def publish(message: Any, *args: Any, **kwargs: Any) -> Any:
             confirms.published(message.properties["correlation_id"])
@@ -273,7 +273,7 @@ def confirm_channel(conn: Any, confirms: Confirms) -> Any:
     return channel
 
 
-def _only_own_publish_receivers() -> bool:
+def only_own_publish_receivers() -> bool:
     """Whether Switchyard's metrics are all that listen to Celery's publish signals."""
     for signal in (signals.before_task_publish, signals.after_task_publish):
         for lookup_key, _receiver in signal.receivers:

@@ -1,18 +1,22 @@
-"""Enqueue from async code: one publisher thread owns the broker connection; the loop only awaits.
+"""Enqueue from async code: the event loop publishes itself, on a confirm channel of its own.
 
 `task.delay()` inside an `async def` handler is blocking I/O on the event loop, and with
-publisher confirms it also waits one broker round trip per task. Here a request hands its
-signature to a dedicated thread and awaits a future. The thread publishes whatever requests
-are waiting, in one socket write (the stamped fast path of `producer.bulk`), keeps up to
-`window` messages unconfirmed at once, and answers each request as soon as the broker's ack
-(or nack) for its own message arrives. Many concurrent requests so share one confirm window.
+publisher confirms it also waits one broker round trip per task. Here the loop owns an
+asyncio AMQP connection (pika's `AsyncioConnection`): a request encodes its message
+(`producer.message_frames`: Celery's own message, stamped from a template), writes the
+frames, and awaits a future that the broker's ack for its delivery tag resolves. The
+socket is read by the loop's own reader callback, so no second Python thread competes
+with the loop for the GIL, and concurrent requests share one confirm window
+(`window` messages unconfirmed at most; `multiple=True` acks settle many at once).
 
-A request whose message the broker refused, could not take (no connection), or did not
-confirm within `confirm_timeout_s` fails with `BrokerUnavailable`: the caller answers 503 and
-the client retries; nothing is reported enqueued that the broker did not confirm. A message
-that was written but not confirmed when the connection died may still have been taken, so a
-retry should reuse the task id (the API's Idempotency-Key does): the same task id twice is
-one result row.
+A request whose message the broker refused (a nack, or a return for a mandatory message),
+could not take (no connection), or did not confirm within `confirm_timeout_s` fails with
+`BrokerUnavailable`: the caller answers 503 and the client retries; nothing is reported
+enqueued that the broker did not confirm. A message written but not confirmed when the
+connection died may still have been taken, so a retry should reuse the task id (the API's
+Idempotency-Key does): the same task id twice is one result row. A lost connection is
+reopened at once, on the next of the configured broker URLs; one that cannot be opened is
+tried again every `RECONNECT_S`, each URL in turn.
 """
 
 from __future__ import annotations
@@ -20,24 +24,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import queue
-import select
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import pika
 from celery import Celery, Signature
+from pika.adapters.asyncio_connection import AsyncioConnection
 
-from producer.bulk import Confirms, Publisher, confirm_channel, read_available
+from compat import write_frames
+from metrics import instruments as m
+from producer.bulk import Confirms
+from producer.message_frames import Encoded, Labels, MessageEncoder
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = 1000
 CONFIRM_TIMEOUT_S = 10.0
-TICK_S = 1.0  # the thread looks up this often: heartbeats, confirm deadlines, reconnects
+RECONNECT_S = 1.0  # between attempts when no broker URL answers
+TICK_S = 1.0  # how often overdue confirms are looked for
 RETRY_AFTER_S = 2  # what a client is told to wait after a broker failure
 
 
@@ -48,61 +54,91 @@ class BrokerUnavailable(RuntimeError):
 
 
 @dataclass
-class _Request:
-    signature: Signature[Any]
-    loop: asyncio.AbstractEventLoop
+class _InFlight:
+    task_id: str
     future: asyncio.Future[str]
-    task_id: str = ""
-    sent_at: float = field(default=0.0)
-    attempts: int = 0
+    sent_at: float
+    labels: Labels | None
+    returned: bool = False
 
 
-Outcome = tuple[_Request, str | BaseException]
+class _Session:
+    """One open connection, its confirm channel, and the messages awaiting its confirms."""
+
+    def __init__(self, connection: AsyncioConnection, channel: Any) -> None:
+        self.connection = connection
+        self.channel = channel
+        self.frame_max = int(connection.params.frame_max)
+        self.inflight: dict[int, _InFlight] = {}  # delivery tag -> message, in tag order
+        self.by_task: dict[str, int] = {}
+        self.confirms = Confirms()
+
+
+def broker_parameters(url: str) -> pika.URLParameters:
+    """pika's parameters for a kombu-style broker URL (`amqp://`, `pyamqp://`, `amqps://`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in {"amqp", "pyamqp", "amqps"}:
+        raise ValueError(f"broker URL {url.rsplit('@', maxsplit=1)[-1]!r}: not an amqp:// URL")
+    return pika.URLParameters(("amqps" if scheme == "amqps" else "amqp") + "://" + rest)
 
 
 class AsyncPublisher:
-    """Publishes signatures for coroutines, off the event loop, with publisher confirms.
+    """Publishes signatures from coroutines with publisher confirms, on the running loop.
 
     Parameters:
-        connect: opens a kombu connection for writing (the app's by default; the API passes
-            one for its own broker user).
+        urls: broker URLs, tried in turn (a kombu URL list separated by `;` works too).
     """
 
     def __init__(
         self,
         app: Celery,
-        connect: Callable[[], Any] | None = None,
+        urls: Sequence[str],
         *,
         window: int = DEFAULT_WINDOW,
         confirm_timeout_s: float = CONFIRM_TIMEOUT_S,
     ) -> None:
-        self.app = app
-        self.connect = connect or app.connection_for_write
+        self.parameters = [broker_parameters(u) for url in urls for u in url.split(";") if u]
+        if not self.parameters:
+            raise ValueError("no broker URL for the publisher")
+        self.encoder = MessageEncoder(app)
         self.window = window
         self.confirm_timeout_s = confirm_timeout_s
-        self.connected = threading.Event()
-        self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_w, False)
-        os.set_blocking(self._wake_r, False)
-        self._stop = threading.Event()
-        self._sleeping = False
-        self._thread: threading.Thread | None = None
-        self._inflight: dict[int, _Request] = {}
-        self._outcomes: list[Outcome] = []
+        self._session: _Session | None = None
+        self._next_url = 0
+        self._stopping = False
+        self._room = asyncio.Event()
+        self._watch: asyncio.Task[None] | None = None
+        self._closed: asyncio.Future[None] | None = None
+        self._connecting: AsyncioConnection | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="switchyard-publisher", daemon=True)
-        self._thread.start()
+    @property
+    def connected(self) -> bool:
+        return self._session is not None
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Publish what is queued, wait for its confirms (up to `timeout`), then disconnect."""
-        self._stop.set()
-        self._wake()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+    async def start(self) -> None:
+        """Open the first connection (without waiting for it) and watch confirm deadlines."""
+        self._connect()
+        self._watch = asyncio.create_task(self._expire_forever(), name="switchyard-confirms")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Wait for the unconfirmed messages (up to `timeout`), then close the connection."""
+        self._stopping = True
+        deadline = time.monotonic() + timeout
+        while self._session and self._session.inflight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        self._fail_inflight("the publisher stopped")
+        session_connection = self._session.connection if self._session else None
+        for connection in (session_connection, self._connecting):
+            if connection is not None and not (connection.is_closed or connection.is_closing):
+                self._closed = asyncio.get_running_loop().create_future()
+                connection.close()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closed, max(0.1, deadline - time.monotonic()))
+        self._session = None
 
     async def enqueue(self, signature: Signature[Any]) -> str:
         """Publish `signature`; return its task id once the broker has confirmed it.
@@ -116,182 +152,147 @@ class AsyncPublisher:
         if type(signature) is not Signature:
             raise TypeError(
                 f"enqueue takes one task's signature, not a {type(signature).__name__}: "
-                "a canvas publishes through the app's own producer, outside this thread"
+                "a canvas publishes through the app's own producer, outside the confirm window"
             )
         # The topology is declared by `topology declare`; a producer that re-declared the
         # queue on every first publish would need permission to reconfigure it.
         signature = signature.clone()
         signature.options["declare"] = []
-        loop = asyncio.get_running_loop()
-        request = _Request(signature, loop, loop.create_future())
-        self._requests.put(request)
-        if self._sleeping:  # else the thread looks at the queue before it sleeps again
-            self._wake()
-        return await request.future
+        encoded = self.encoder.encode(signature)
+        while (session := self._session) is not None and len(session.inflight) >= self.window:
+            self._room.clear()
+            await self._room.wait()
+        if session is None:
+            raise BrokerUnavailable("no broker connection")
+        return await self._publish(session, encoded)
 
-    def _wake(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):  # a full pipe is awake already
-            os.write(self._wake_w, b"x")
+    def _publish(self, session: _Session, encoded: Encoded) -> asyncio.Future[str]:
+        tag = session.confirms.next_tag
+        session.confirms.published(encoded.task_id)
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        session.inflight[tag] = _InFlight(encoded.task_id, future, time.monotonic(), encoded.labels)
+        if encoded.destination.mandatory:
+            session.by_task[encoded.task_id] = tag
+        write_frames(
+            session.connection, encoded.frames(session.channel.channel_number, session.frame_max)
+        )
+        return future
 
-    def _sleep(self, readers: list[Any], timeout: float, *, taking: bool = True) -> list[Any]:
-        """`select` on `readers` and the wake pipe, unless a request came in meanwhile and
-        the thread is `taking` requests (its confirm window has room).
+    # Broker callbacks: all run on the loop, from pika's reader.
 
-        `_sleeping` is set before the queue is looked at, so a request put after that look
-        sees it set and writes to the pipe; one put before it is found by the look.
-        """
-        self._sleeping = True
-        try:
-            if taking and not self._requests.empty():
-                return []
-            readable, _, _ = select.select([*readers, self._wake_r], [], [], timeout)
-        finally:
-            self._sleeping = False
-        if self._wake_r in readable:
-            self._drain_wake()
-        return readable
+    def _connect(self) -> None:
+        if self._stopping:
+            return
+        parameters = self.parameters[self._next_url % len(self.parameters)]
+        self._next_url += 1
+        self._connecting = AsyncioConnection(
+            parameters,
+            on_open_callback=self._opened,
+            on_open_error_callback=self._open_failed,
+            on_close_callback=self._lost,
+            custom_ioloop=asyncio.get_running_loop(),
+        )
 
-    # The publisher thread.
+    def _opened(self, connection: AsyncioConnection) -> None:
+        connection.channel(on_open_callback=lambda channel: self._channel_open(connection, channel))
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._session()
-            except Exception as exc:
-                logger.warning("publisher: broker connection failed (%s)", exc)
-                self._fail_inflight(exc)
-            lost = self.connected.is_set()
-            self.connected.clear()
-            if self._stop.is_set():
-                break
-            if lost:  # a connection that worked: reconnect at once, the waiting requests wait
-                continue
-            # The broker cannot be reached: until the next attempt every request fails at once.
-            self._fail_waiting()
-            deadline = time.monotonic() + TICK_S
-            while not self._stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
-                self._sleep([], remaining)
-                self._fail_waiting()
-        self._fail_waiting()
+    def _channel_open(self, connection: AsyncioConnection, channel: Any) -> None:
+        channel.add_on_close_callback(lambda _, reason: self._channel_closed(connection, reason))
+        channel.add_on_return_callback(self._returned)
+        channel.confirm_delivery(
+            self._confirmed, callback=lambda _: self._ready(connection, channel)
+        )
 
-    def _session(self) -> None:
-        """Publish on one connection until it fails or the publisher stops."""
-        with self.connect() as conn:
-            conn.connect()
-            confirms = Confirms(on_settled=self._settled)
-            channel = confirm_channel(conn, confirms)
-            publisher = Publisher(self.app, conn, channel, confirms)
-            sock = conn.connection.sock
-            errors = (*conn.connection_errors, *conn.channel_errors)
-            self.connected.set()
-            while True:
-                self._publish_waiting(publisher, errors)
-                publisher.flush()
-                if self._outcomes:
-                    publisher.count_settled()
-                    self._deliver()
-                if self._stop.is_set() and not self._inflight:
-                    channel.close()
-                    return
-                taking = len(self._inflight) < self.window
-                if sock in self._sleep([sock], self._timeout(), taking=taking):
-                    read_available(conn)
-                self._expire()
-                conn.heartbeat_check()
+    def _ready(self, connection: AsyncioConnection, channel: Any) -> None:
+        self._connecting = None
+        self._session = _Session(connection, channel)
+        self._session.confirms.on_settled = self._settled
+        self._room.set()
 
-    def _publish_waiting(self, publisher: Publisher, errors: tuple[type[Exception], ...]) -> None:
-        confirms = publisher.confirms
-        while len(self._inflight) < self.window:
-            try:
-                request = self._requests.get_nowait()
-            except queue.Empty:
-                return
-            if request.future.done():  # the caller went away before it was published
-                continue
-            before = confirms.next_tag
-            try:
-                request.task_id = publisher.send(request.signature).id
-            except errors as exc:
-                request.attempts += 1
-                if request.attempts > 1:  # it failed a fresh connection too
-                    self._outcomes.append((request, BrokerUnavailable(str(exc))))
-                else:  # tried again once the connection is back
-                    self._requests.put(request)
-                raise
-            except Exception as exc:  # bad arguments: this request only
-                self._outcomes.append((request, exc))
-                continue
-            if confirms.next_tag == before:
-                self._outcomes.append((request, RuntimeError("nothing was published")))
-                continue
-            request.sent_at = time.monotonic()
-            self._inflight[confirms.next_tag - 1] = request
+    def _open_failed(self, _: AsyncioConnection, reason: BaseException) -> None:
+        logger.warning("publisher: cannot connect to the broker (%s)", reason)
+        self._connecting = None
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+        asyncio.get_running_loop().call_later(RECONNECT_S, self._connect)
+
+    def _lost(self, _: AsyncioConnection, reason: BaseException) -> None:
+        was_open = self._session is not None
+        self._fail_inflight(f"broker connection lost: {reason}")
+        self._session = None
+        self._room.set()  # requests waiting for room fail now
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+        if self._stopping:
+            return
+        logger.warning("publisher: broker connection lost (%s); reconnecting", reason)
+        asyncio.get_running_loop().call_later(0 if was_open else RECONNECT_S, self._connect)
+
+    def _channel_closed(self, connection: AsyncioConnection, reason: BaseException) -> None:
+        """The broker closed the channel (a publish it would not take): start afresh."""
+        self._fail_inflight(f"the broker closed the channel: {reason}")
+        if not (connection.is_closed or connection.is_closing):
+            connection.close()
+
+    def _confirmed(self, frame: Any) -> None:
+        method = frame.method
+        refused = isinstance(method, pika.spec.Basic.Nack)
+        if self._session is not None:
+            self._session.confirms.settle(method.delivery_tag, method.multiple, refused)
+            self._session.confirms.refused.clear()
+            self._room.set()
+
+    def _returned(self, _: Any, method: Any, properties: Any, __: bytes) -> None:
+        """A mandatory message no queue took: its ack follows, and it fails then."""
+        session = self._session
+        tag = session.by_task.get(properties.correlation_id) if session else None
+        if session is not None and tag in session.inflight:
+            session.inflight[tag].returned = True
+            logger.warning("publisher: the broker returned a message (%s)", method.reply_text)
 
     def _settled(self, tag: int, refused: bool) -> None:
-        request = self._inflight.pop(tag, None)
-        if request is None:
+        session = self._session
+        message = session.inflight.pop(tag, None) if session else None
+        if session is None or message is None:
             return
-        outcome: str | BaseException = (
-            BrokerUnavailable(f"the broker refused task {request.task_id}")
-            if refused
-            else request.task_id
-        )
-        self._outcomes.append((request, outcome))
-
-    def _timeout(self) -> float:
-        if not self._inflight:
-            return TICK_S
-        oldest = next(iter(self._inflight.values())).sent_at
-        return max(0.0, min(TICK_S, oldest + self.confirm_timeout_s - time.monotonic()))
-
-    def _expire(self) -> None:
-        """Fail the requests whose confirm is overdue (the broker may be blocked)."""
-        now = time.monotonic()
-        for tag, request in list(self._inflight.items()):
-            if now - request.sent_at < self.confirm_timeout_s:
-                break
-            del self._inflight[tag]
-            self._outcomes.append(
-                (request, BrokerUnavailable(f"no confirm within {self.confirm_timeout_s:.0f} s"))
+        session.by_task.pop(message.task_id, None)
+        failed = refused or message.returned
+        if message.labels is not None:
+            (m.task_publish_failed if failed else m.task_sent).labels(*message.labels).inc()
+        if message.future.done():
+            return
+        if failed:
+            why = "refused" if refused else "returned as unroutable"
+            message.future.set_exception(
+                BrokerUnavailable(f"the broker {why} task {message.task_id}")
             )
-
-    def _fail_inflight(self, exc: BaseException) -> None:
-        """Fail what was written but not confirmed: the broker may or may not have it."""
-        failure = BrokerUnavailable(f"broker connection failed: {exc}")
-        self._outcomes.extend((r, failure) for r in self._inflight.values())
-        self._inflight.clear()
-        self._deliver()
-
-    def _fail_waiting(self, failure: BaseException | None = None) -> None:
-        failure = failure or BrokerUnavailable("no broker connection")
-        while True:
-            try:
-                self._outcomes.append((self._requests.get_nowait(), failure))
-            except queue.Empty:
-                break
-        self._deliver()
-
-    def _drain_wake(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            while os.read(self._wake_r, 4096):
-                pass
-
-    def _deliver(self) -> None:
-        """Hand the outcomes to their event loops: one wake-up per loop, not per request."""
-        outcomes, self._outcomes = self._outcomes, []
-        by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
-        for request, outcome in outcomes:
-            by_loop.setdefault(request.loop, []).append((request, outcome))
-        for loop, items in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
-                loop.call_soon_threadsafe(_resolve, items)
-
-
-def _resolve(items: list[Outcome]) -> None:
-    for request, outcome in items:
-        if request.future.done():
-            continue
-        if isinstance(outcome, BaseException):
-            request.future.set_exception(outcome)
         else:
-            request.future.set_result(outcome)
+            message.future.set_result(message.task_id)
+
+    def _fail_inflight(self, why: str) -> None:
+        """Fail what was written but not confirmed: the broker may or may not have it."""
+        session = self._session
+        if session is None:
+            return
+        for message in session.inflight.values():
+            if not message.future.done():
+                message.future.set_exception(BrokerUnavailable(why))
+        session.inflight.clear()
+        session.by_task.clear()
+
+    async def _expire_forever(self) -> None:
+        """Fail the messages whose confirm is overdue (the broker may be blocked)."""
+        while True:
+            await asyncio.sleep(TICK_S)
+            session = self._session
+            if session is None:
+                continue
+            now = time.monotonic()
+            for tag, message in list(session.inflight.items()):
+                if now - message.sent_at < self.confirm_timeout_s:
+                    break
+                del session.inflight[tag]
+                if not message.future.done():
+                    message.future.set_exception(
+                        BrokerUnavailable(f"no confirm within {self.confirm_timeout_s:.0f} s")
+                    )

@@ -65,7 +65,7 @@ def create_app(celery: Celery, settings: Settings) -> FastAPI:
     async def readyz() -> JSONResponse:
         """Ready when the broker connection is up and the database answers."""
         problems = []
-        if not service.publisher.connected.is_set():
+        if not service.publisher.connected:
             problems.append("no broker connection")
         try:
             async with service.results.pool.connection(timeout=READY_CHECK_TIMEOUT_S) as conn:

@@ -1,4 +1,4 @@
-"""What the HTTP handlers share: the publisher thread, the result waiter, the key table,
+"""What the HTTP handlers share: the publisher, the result waiter, the key table,
 the tasks on offer and the tokens; started and stopped with the application."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from celery import Celery
 from fastapi import FastAPI, Request
@@ -43,14 +42,10 @@ def build_service(celery: Celery, settings: Settings) -> Service:
     tokens = Tokens(settings.api_tokens, settings.api_read_tokens)
     celery.loader.import_default_modules()
     broker_url = settings.api_broker_url or settings.broker_url
-
-    def connect() -> Any:
-        return celery.connection_for_write(url=broker_url)
-
     results = ResultWaiter(settings.database_url)
     return Service(
         settings=settings,
-        publisher=AsyncPublisher(celery, connect),
+        publisher=AsyncPublisher(celery, [broker_url]),
         results=results,
         keys=IdempotencyKeys(results.pool, settings.api_idempotency_ttl_s),
         tasks={t.name: t for t in declared_tasks(dict(celery.tasks), TOPOLOGY)},
@@ -60,8 +55,8 @@ def build_service(celery: Celery, settings: Settings) -> Service:
 
 @contextlib.asynccontextmanager
 async def running(service: Service) -> AsyncIterator[None]:
-    """Start the publisher thread, the listener and the loop-lag probe; stop them after."""
-    service.publisher.start()
+    """Start the publisher, the listener and the loop-lag probe; stop them after."""
+    await service.publisher.start()
     await service.results.start()
     lag = asyncio.create_task(watch_loop_lag(), name="switchyard-loop-lag")
     try:
@@ -70,7 +65,7 @@ async def running(service: Service) -> AsyncIterator[None]:
         lag.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await lag
-        await asyncio.to_thread(service.publisher.stop)
+        await service.publisher.stop()
         await service.results.stop()
 
 

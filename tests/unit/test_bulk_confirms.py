@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import signals
 
-from producer.bulk import Confirms, _only_own_publish_receivers
+from producer.bulk import Confirms, only_own_publish_receivers
 
 
 def _published(count: int) -> Confirms:
@@ -38,10 +38,10 @@ def test_templates_only_while_nothing_else_listens_to_publish_signals() -> None:
     def foreign(**_: Any) -> None:
         """Someone else's receiver: it must see every message, so none is stamped."""
 
-    assert _only_own_publish_receivers()
+    assert only_own_publish_receivers()
     signals.before_task_publish.connect(foreign, weak=False)
     try:
-        assert not _only_own_publish_receivers()
+        assert not only_own_publish_receivers()
     finally:
         signals.before_task_publish.disconnect(foreign)
-    assert _only_own_publish_receivers()
+    assert only_own_publish_receivers()

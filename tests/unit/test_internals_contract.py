@@ -27,6 +27,8 @@ import amqp.method_framing
 import amqp.transport
 import billiard.util
 import kombu.utils.compat
+import pika.adapters.base_connection
+import pika.connection
 import pytest
 from celery import Celery, group
 from celery.app.amqp import AMQP
@@ -250,6 +252,15 @@ def _basic_publish() -> str | None:
     )
 
 
+def _emit_data() -> str | None:
+    connection = pika.adapters.base_connection.BaseConnection
+    return _first(
+        _method(connection, "_adapter_emit_data", ("data",)),
+        _calls(connection, "_adapter_emit_data", "write"),
+        _calls(pika.connection.Connection, "_output_marshaled_frames", "_adapter_emit_data"),
+    )
+
+
 def _message_properties() -> str | None:
     properties = amqp.basic_message.Message.PROPERTIES
     if not all(isinstance(k, str) and isinstance(t, str) for k, t in properties):
@@ -335,6 +346,7 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract("amqp", "Channel._basic_publish", "producer.bulk", _basic_publish),
     Contract("amqp", "Message.PROPERTIES", "producer.amqp_frames", _message_properties),
     Contract("amqp", "Message._serialize_properties", "producer.amqp_frames", _message_properties),
+    Contract("pika", "BaseConnection._adapter_emit_data", "producer.publisher", _emit_data),
     Contract("billiard", "billiard.util._run_after_forkers", "execution.isolated", _after_forkers),
 )
 
