@@ -111,7 +111,7 @@ def servers(base_port: int) -> list[Server]:
     return [
         Server(
             "switchyard-api",
-            "switchyard api: publisher thread, shared confirm window (confirms on)",
+            "switchyard api: the event loop publishes, shared confirm window (confirms on)",
             api_argv(),
             {
                 setting_env("api_tokens"): json.dumps({"bench": token}),

@@ -12,15 +12,18 @@ from contextlib import asynccontextmanager
 
 import psycopg
 from celery import Celery
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from psycopg_pool import PoolTimeout
 
 from config.settings import Settings
+from producer.http.fast_path import FastEnqueue, FastRoute
 from producer.http.observe import RequestMetrics
 from producer.http.seed_routes import router as seed_router
-from producer.http.service import build_service, running
-from producer.http.task_routes import tasks_router
+from producer.http.service import Service, build_service, running
+from producer.http.submit import PublishOptions
+from producer.http.task_routes import request_model, tasks_router
 from producer.publisher import RETRY_AFTER_S
 
 TITLE = "Switchyard producer API"
@@ -43,9 +46,14 @@ def create_app(celery: Celery, settings: Settings) -> FastAPI:
     )
     app.state.service = service
     app.state.celery = celery
-    app.add_middleware(RequestMetrics)
+    body_models = {name: request_model(inputs) for name, inputs in service.tasks.items()}
     app.include_router(seed_router)
-    app.include_router(tasks_router(service.tasks))
+    task_router = tasks_router(service.tasks, body_models)
+    app.include_router(task_router)
+    fast_routes = _fast_routes(task_router, service, body_models)
+    # Added first, so inside the metrics: a request the fast path answers is counted too.
+    app.add_middleware(FastEnqueue, service=service, routes=fast_routes)
+    app.add_middleware(RequestMetrics)
 
     @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(PoolTimeout)
@@ -77,3 +85,15 @@ def create_app(celery: Celery, settings: Settings) -> FastAPI:
         return JSONResponse({"status": "ready"})
 
     return app
+
+
+def _fast_routes(
+    router: APIRouter, service: Service, body_models: dict[str, type[PublishOptions]]
+) -> dict[str, FastRoute]:
+    """The generated task routes the fast path answers, by path."""
+    routes = {r.path: r for r in router.routes if isinstance(r, APIRoute)}
+    return {
+        path: FastRoute(inputs, body_models[name], routes[path])
+        for name, inputs in service.tasks.items()
+        if (path := f"/tasks/{name}") in routes
+    }

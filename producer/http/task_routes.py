@@ -8,6 +8,7 @@ declared task is 404, naming the close ones.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -54,10 +55,13 @@ async def reader(request: Request) -> str:
     return service_of(request).tokens.client(request, write=False)
 
 
-def tasks_router(tasks: dict[str, TaskInputs]) -> APIRouter:
+def tasks_router(
+    tasks: Mapping[str, TaskInputs], body_models: Mapping[str, type[PublishOptions]]
+) -> APIRouter:
+    """The task routes; `body_models` by task name, as `request_model` builds them."""
     router = APIRouter(tags=["tasks"])
     for inputs in tasks.values():
-        _add_task_route(router, inputs)
+        _add_task_route(router, inputs, body_models[inputs.name])
 
     @router.post("/tasks/{task_name}", status_code=202, response_model=Accepted)
     async def unknown_task(task_name: str, request: Request, _: str = Depends(writer)) -> None:
@@ -94,25 +98,36 @@ def tasks_router(tasks: dict[str, TaskInputs]) -> APIRouter:
     return router
 
 
-def _add_task_route(router: APIRouter, inputs: TaskInputs) -> None:
+def request_model(inputs: TaskInputs) -> type[PublishOptions]:
+    """The body of `POST /tasks/{name}` for one task: its arguments and the publish options."""
     arguments_required = any(f.is_required() for f in inputs.arguments.model_fields.values())
-    body_model: type[PublishOptions] = create_model(
+    model: type[PublishOptions] = create_model(
         inputs.arguments.__name__.removesuffix("Arguments") + "Request",
         __base__=PublishOptions,
         arguments=(inputs.arguments, ... if arguments_required else Field(default_factory=dict)),
     )
+    return model
 
+
+async def enqueue_task(
+    service: Service, request: Request, client: str, inputs: TaskInputs, body: PublishOptions
+) -> JSONResponse:
+    """Publish one task from its validated body: the route's handler, and the fast path's."""
+    arguments: BaseModel = getattr(body, "arguments", None) or inputs.arguments()
+    kwargs = arguments.model_dump(mode="json")
+    signature = request.app.state.celery.signature(inputs.name, kwargs=kwargs)
+    options = PublishOptions(priority=body.priority, countdown=body.countdown)
+    return await submit(
+        service, request, client=client, task=inputs, signature=signature, payload=kwargs,
+        options=options,
+    )  # fmt: skip
+
+
+def _add_task_route(
+    router: APIRouter, inputs: TaskInputs, body_model: type[PublishOptions]
+) -> None:
     async def enqueue(request: Request, body: Any, client: str = Depends(writer)) -> JSONResponse:
-        service: Service = service_of(request)
-        arguments: BaseModel = getattr(body, "arguments", None) or inputs.arguments()
-        kwargs = arguments.model_dump(mode="json")
-        task = service.tasks[inputs.name]
-        signature = request.app.state.celery.signature(inputs.name, kwargs=kwargs)
-        options = PublishOptions(priority=body.priority, countdown=body.countdown)
-        return await submit(
-            service, request, client=client, task=task, signature=signature, payload=kwargs,
-            options=options,
-        )  # fmt: skip
+        return await enqueue_task(service_of(request), request, client, inputs, body)
 
     enqueue.__annotations__["body"] = body_model
     router.add_api_route(
