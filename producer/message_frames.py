@@ -91,7 +91,7 @@ class MessageEncoder:
         self._templates_allowed = only_own_publish_receivers()
 
     def encode(self, signature: Signature[Any]) -> Encoded:
-        """The message of `signature`, with `declare` off (the topology is declared once).
+        """The message of `signature`; `signature` itself is not changed.
 
         Raises:
             TypeError / kombu.exceptions.EncodeError: the arguments do not fit the task or
@@ -113,7 +113,9 @@ class MessageEncoder:
 
     def _through_celery(self, signature: Signature[Any], key: ShapeKey | None) -> Encoded:
         self._channel.kept = None
-        result = signature.apply_async(producer=self._producer)
+        # The topology is declared by `topology declare`; a producer that re-declared the
+        # queue on every first publish would need permission to reconfigure it.
+        result = signature.apply_async(producer=self._producer, declare=[])
         if self._channel.kept is None:
             raise RuntimeError(f"Celery built no message for {signature.task}")
         message, destination = self._channel.kept

@@ -154,10 +154,6 @@ class AsyncPublisher:
                 f"enqueue takes one task's signature, not a {type(signature).__name__}: "
                 "a canvas publishes through the app's own producer, outside the confirm window"
             )
-        # The topology is declared by `topology declare`; a producer that re-declared the
-        # queue on every first publish would need permission to reconfigure it.
-        signature = signature.clone()
-        signature.options["declare"] = []
         encoded = self.encoder.encode(signature)
         while (session := self._session) is not None and len(session.inflight) >= self.window:
             self._room.clear()

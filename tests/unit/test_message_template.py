@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from celery import Celery, chain
+from celery.utils.saferepr import saferepr
 from kombu.utils.json import dumps
 
-from producer.message_template import HEADERS, MessageTemplate, shape_key
+from producer.message_template import HEADERS, MessageTemplate, Reprs, _repr, shape_key
 
 ARGS_CASES: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
     ((), {}),
@@ -123,3 +124,24 @@ def test_shapes_differ_by_task_and_options_but_not_by_id(app: Celery) -> None:
     given_reprs = base.clone()
     given_reprs.options["argsrepr"] = "(secret,)"
     assert shape_key(given_reprs) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"x": 1, "y": 2},
+        {"text": 'it\'s "quoted"\nwith a newline and é', "n": None, "f": 2.5, "b": True},
+        (1,),
+        (1, "two", 3.0, False, None),
+        {"long": "x" * 1021},
+        {"long": "x" * 2000},
+        {"nested": {"a": [1, 2]}},
+        (b"bytes",),
+        {1: "int key"},
+    ],
+)
+def test_the_argument_reprs_are_celerys_saferepr(app: Celery, value: Any) -> None:
+    """The shortcut for flat arguments writes what `saferepr` writes, truncation included."""
+    reprs = Reprs.of(app)
+    expected = saferepr(value, reprs.kwargs_maxsize, maxlevels=reprs.maxlevels)
+    assert _repr(value, "{}", reprs.kwargs_maxsize, reprs) == expected
