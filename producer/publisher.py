@@ -15,8 +15,8 @@ could not take (no connection), or did not confirm within `confirm_timeout_s` fa
 enqueued that the broker did not confirm. A message written but not confirmed when the
 connection died may still have been taken, so a retry should reuse the task id (the API's
 Idempotency-Key does): the same task id twice is one result row. A lost connection is
-reopened at once, on the next of the configured broker URLs; one that cannot be opened is
-tried again every `RECONNECT_S`, each URL in turn.
+reopened at once, on the next of the configured broker URLs; when none of them can be
+opened, they are tried again in turn after `RECONNECT_S`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ CONFIRM_TIMEOUT_S = 10.0
 RECONNECT_S = 1.0  # between attempts when no broker URL answers
 TICK_S = 1.0  # how often overdue confirms are looked for
 RETRY_AFTER_S = 2  # what a client is told to wait after a broker failure
+CONNECT_WAIT_S = 2.0  # how long a request waits for a connection being opened
 
 
 class BrokerUnavailable(RuntimeError):
@@ -107,6 +108,7 @@ class AsyncPublisher:
         self._next_url = 0
         self._stopping = False
         self._room = asyncio.Event()
+        self._up = asyncio.Event()
         self._watch: asyncio.Task[None] | None = None
         self._closed: asyncio.Future[None] | None = None
         self._connecting: AsyncioConnection | None = None
@@ -155,6 +157,10 @@ class AsyncPublisher:
                 "a canvas publishes through the app's own producer, outside the confirm window"
             )
         encoded = self.encoder.encode(signature)
+        if self._session is None and self._connecting is not None:
+            # A connection is being opened (at start, or after one was lost): worth a wait.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._up.wait(), CONNECT_WAIT_S)
         while (session := self._session) is not None and len(session.inflight) >= self.window:
             self._room.clear()
             await self._room.wait()
@@ -204,18 +210,21 @@ class AsyncPublisher:
         self._session = _Session(connection, channel)
         self._session.confirms.on_settled = self._settled
         self._room.set()
+        self._up.set()
 
     def _open_failed(self, _: AsyncioConnection, reason: BaseException) -> None:
         logger.warning("publisher: cannot connect to the broker (%s)", reason)
         self._connecting = None
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
-        asyncio.get_running_loop().call_later(RECONNECT_S, self._connect)
+        tried_all = self._next_url % len(self.parameters) == 0
+        asyncio.get_running_loop().call_later(RECONNECT_S if tried_all else 0, self._connect)
 
     def _lost(self, _: AsyncioConnection, reason: BaseException) -> None:
         was_open = self._session is not None
         self._fail_inflight(f"broker connection lost: {reason}")
         self._session = None
+        self._up.clear()
         self._room.set()  # requests waiting for room fail now
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)

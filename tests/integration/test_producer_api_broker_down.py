@@ -44,6 +44,9 @@ def test_a_stopped_broker_is_503_and_the_keyed_retry_publishes_once(
         refused = client.post(ADD, json=BODY, headers=key)
         assert refused.status_code == 503, refused.text
         assert int(refused.headers["retry-after"]) > 0
+        unkeyed = client.post(ADD, json=BODY)  # the fast path's answer, not FastAPI's route
+        assert unkeyed.status_code == 503, unkeyed.text
+        assert int(unkeyed.headers["retry-after"]) > 0
         assert wait_until(lambda: client.get("/readyz").status_code == 503, 30)
         assert queue_depth(amqp, "default") == 0
 
