@@ -52,8 +52,12 @@ class ChaosProxy:
     def stop(self) -> None:
         """Refuse new connections and reset the open ones: the target is gone for clients."""
         if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+            listener, self._listener = self._listener, None
+            # A close alone leaves an `accept` blocked in the accept thread, which then takes
+            # one more connection; shutting the listener down wakes it with an error.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
         self.reset()
 
     def reset(self) -> int:
@@ -78,6 +82,9 @@ class ChaosProxy:
             try:
                 client, _ = listener.accept()
             except OSError:
+                return
+            if self._listener is not listener:  # stopped meanwhile: refuse, as a closed port would
+                client.close()
                 return
             try:
                 upstream = socket.create_connection(self.target, timeout=5)

@@ -39,6 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a missing or short token
         raise SettingsError(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)  # it logs every connection step
     serve_metrics(settings.metrics_host, settings.metrics_port)
     uvicorn.run(
         api,

@@ -24,12 +24,14 @@ pytestmark = pytest.mark.integration
 ADD = "/tasks/tasks.demo.add"
 BODY = {"arguments": {"x": 1, "y": 2}}
 POLICY_WAIT_S = 30
+FILLER = b"filler"
 
 
 @pytest.fixture
-def refusing_default_queue(settings: Settings, broker: Connection) -> Iterator[None]:
-    """A policy that makes the `default` queue refuse every publish (length 0, reject-publish),
-    removed after the test."""
+def refusing_default_queue(settings: Settings, broker: Connection, amqp: Any) -> Iterator[None]:
+    """A policy that makes the `default` queue refuse every publish (max-length 0 with
+    reject-publish; a quorum queue takes one message before it is over the limit, so a
+    filler is published first), removed after the test."""
     api = ManagementAPI(settings.broker_api_url)
     vhost = quote(settings.broker_url.rsplit("/", 1)[1])
     name = f"test-refuse-{uuid.uuid4().hex[:8]}"
@@ -46,6 +48,8 @@ def refusing_default_queue(settings: Settings, broker: Connection) -> Iterator[N
         assert wait_until(
             lambda: api.get(f"queues/{vhost}/default").get("policy") == name, POLICY_WAIT_S
         ), "the policy did not apply to the default queue"
+        amqp.confirm_delivery()
+        amqp.basic_publish("", "default", FILLER)
         yield
     finally:
         api.delete(f"policies/{vhost}/{name}")
@@ -65,6 +69,8 @@ def test_a_nacked_message_is_503_and_nothing_is_published(
     assert int(refused.headers["retry-after"]) > 0
     assert keyed.status_code == 503, keyed.text  # FastAPI's own route answers the same
     assert still_ready == 200  # a refusal is not a lost connection
+    _, _, body = amqp.basic_get("default", auto_ack=True)
+    assert body == FILLER
     assert queue_depth(amqp, "default") == 0
 
 
