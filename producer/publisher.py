@@ -126,8 +126,12 @@ class AsyncPublisher:
         """Wait for the unconfirmed messages (up to `timeout`), then close the connection."""
         self._stopping = True
         deadline = time.monotonic() + timeout
-        while self._session and self._session.inflight and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        while (session := self._session) and session.inflight:
+            if (left := deadline - time.monotonic()) <= 0:
+                break
+            self._room.clear()  # set by every confirm and by a lost connection
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room.wait(), left)
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -297,6 +301,7 @@ class AsyncPublisher:
                 if now - message.sent_at < self.confirm_timeout_s:
                     break
                 del session.inflight[tag]
+                session.by_task.pop(message.task_id, None)
                 if not message.future.done():
                     message.future.set_exception(
                         BrokerUnavailable(f"no confirm within {self.confirm_timeout_s:.0f} s")

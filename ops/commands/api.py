@@ -39,7 +39,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a missing or short token
         raise SettingsError(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("pika").setLevel(logging.WARNING)  # it logs every connection step
+    # pika logs every connection step, and each failed one with a stack; the publisher logs
+    # each lost or refused connection once, with the reason.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     serve_metrics(settings.metrics_host, settings.metrics_port)
     uvicorn.run(
         api,
