@@ -1,7 +1,9 @@
-"""`switchyard bench`: stock Celery against Switchyard on the running stack.
+"""`switchyard bench`: stock Celery, Dramatiq and Switchyard on the running stack.
 
-`switchyard bench` compares the whole path (publish, throughput with and without results,
-round trips, memory, the broker's raw rates); `switchyard bench results` compares only the
+`switchyard bench` compares the whole path (publish, apply_async, drain of a backlog,
+throughput with and without results, round trips, memory, the broker's raw rates and the
+floors); `switchyard bench scaling` measures Switchyard's cost per task as workers and task
+bodies grow; `switchyard bench results` compares only the
 result backends, with the same workers; `switchyard bench api` drives the producer API over
 HTTP against a plain FastAPI handler that calls `.delay()`; `switchyard bench probe`
 measures what one exec probe of a worker pod costs (no stack needed).
@@ -25,6 +27,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _common(parser)
     parser.add_argument("--round-trips", type=_positive, default=200, help="serial round trips")
+    parser.add_argument(
+        "--calls", type=_positive, default=1_000, help="apply_async calls and floor publishes"
+    )
+    parser.add_argument(
+        "--queue-types",
+        action="store_true",
+        help="also run the tuned Dramatiq on a quorum queue (the queue type's share)",
+    )
     parser.set_defaults(handler=_compare)
     suites = parser.add_subparsers(dest="suite", metavar="SUITE")
     results = suites.add_parser(
@@ -74,7 +84,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _compare(args: argparse.Namespace) -> int:
     from ops.bench.compare_suite import Sizes, compare_suite
 
-    return _run(compare_suite(Sizes(args.tasks, args.round_trips)), args)
+    sizes = Sizes(args.tasks, args.round_trips, args.calls, args.queue_types)
+    return _run(compare_suite(sizes), args)
 
 
 def _results(args: argparse.Namespace) -> int:
@@ -109,11 +120,14 @@ def _probe(args: argparse.Namespace) -> int:
 
 def _run(suite: Suite, args: argparse.Namespace) -> int:
     from ops.bench.report import as_dict, table
-    from ops.bench.runner import run_suite
+    from ops.bench.runner import run_suite, steps
     from ops.bench.workers import BenchError
+    from ops.progress import ProgressDisplay, choose_mode
 
+    mode = choose_mode(args.json, sys.stderr)
     try:
-        outcome = run_suite(suite, args.repeat, _progress)
+        with ProgressDisplay(steps(suite, args.repeat), mode) as display:
+            outcome = run_suite(suite, args.repeat, display)
     except BenchError as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 1
