@@ -110,6 +110,7 @@ class Configuration:
             start; None declares `queues` as Celery declares its default queue.
         consumers: consumers per queue once the workers are ready; None: one per process.
         queue_type: the type of queue its tasks wait in, for the fairness note.
+        replicas: worker processes of the suite's pool; None: the pool's declared count.
     """
 
     name: str
@@ -124,6 +125,7 @@ class Configuration:
     declare: Callable[[Connection], None] | None = None
     consumers: int | None = None
     queue_type: str = ""
+    replicas: int | None = None
 
 
 @dataclass(frozen=True)

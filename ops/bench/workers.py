@@ -86,7 +86,7 @@ def running_workers(
         # Switchyard's own pool as it is deployed: its default replica count, each
         # process connected as the pool's broker user, plus the benchmark's own tasks.
         pool = TOPOLOGY.pool(pool_name)
-        for instance in range(pool.replicas):
+        for instance in range(configuration.replicas or pool.replicas):
             supervisor.start(
                 f"bench-{configuration.name}-{instance}",
                 worker_argv(pool, instance),

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,12 +58,12 @@ def end_to_end(client: Client, progress: Progress, tasks: int, store_results: bo
 
     With results stored, a sample of them is read back afterwards (not timed).
     """
-    with _marker() as marker:
+    with end_marker() as marker:
         started = time.perf_counter()
         results = client.send_noops(tasks, store_results)
         client.send_marker(str(marker))
         progress(f"sent {tasks:,} in {time.perf_counter() - started:.1f} s; waiting for the last")
-        _wait_for(marker)
+        wait_for(marker)
         rate = (tasks + 1) / (time.perf_counter() - started)
     if store_results:
         step = max(1, len(results) // VERIFIED_SAMPLE)
@@ -80,12 +80,12 @@ def drain(client: Client, progress: Progress, tasks: int) -> float:
     Timing from the first delivery leaves out the workers' start-up (imports, connecting),
     which differs by library and is paid once per deploy, not per task.
     """
-    with _marker() as marker:
+    with end_marker() as marker:
         client.send_noops(tasks, store_results=False)
         client.send_marker(str(marker))
         progress(f"{tasks:,} queued; starting the workers")
         with FirstDelivery(client.queue, tasks + 1) as first, client.start_workers(True):
-            _wait_for(marker)
+            wait_for(marker)
             done = time.perf_counter()
     if first.at is None:
         raise BenchError(f"{client.queue}: the drain ended before a delivery was seen")
@@ -93,16 +93,24 @@ def drain(client: Client, progress: Progress, tasks: int) -> float:
 
 
 class FirstDelivery:
-    """When the ready count of `queue` first falls below `queued`: the first delivery.
+    """When the ready count of `queue` first falls below `queued`: the first delivery; and
+    what `on_first` returns at that moment (CPU counters, for a cost per task).
 
     Polled with passive declares on its own connection, every few milliseconds, from
     before the workers start until the count falls.
     """
 
-    def __init__(self, queue: str, queued: int) -> None:
+    def __init__(
+        self,
+        queue: str,
+        queued: int,
+        on_first: Callable[[], tuple[float, float]] | None = None,
+    ) -> None:
         self.queue = queue
         self.queued = queued
+        self.on_first = on_first
         self.at: float | None = None
+        self.cpu: tuple[float, float] | None = None  # what `on_first` returned, then
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -122,6 +130,7 @@ class FirstDelivery:
                 ready = channel.queue_declare(self.queue, passive=True).method.message_count
                 if ready < self.queued:
                     self.at = time.perf_counter()
+                    self.cpu = self.on_first() if self.on_first else None
                     return
                 time.sleep(WAIT_INTERVAL_S)
         finally:
@@ -129,13 +138,13 @@ class FirstDelivery:
 
 
 @contextmanager
-def _marker() -> Iterator[Path]:
+def end_marker() -> Iterator[Path]:
     """A fresh path the marker task will create, removed on exit."""
     with tempfile.TemporaryDirectory(prefix="switchyard-bench-") as folder:
         yield Path(folder) / uuid.uuid4().hex
 
 
-def _wait_for(marker: Path) -> None:
+def wait_for(marker: Path) -> None:
     deadline = time.monotonic() + RESULT_TIMEOUT_S
     while not marker.exists():
         if time.monotonic() > deadline:

@@ -45,6 +45,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     results.add_argument("--round-trips", type=_positive, default=200, help="serial round trips")
     results.add_argument("--chord-size", type=_positive, default=1_000, help="chord header tasks")
     results.set_defaults(handler=_results)
+    scaling = suites.add_parser(
+        "scaling",
+        help="Switchyard's drain rate and CPU per task for 1, 2, 4 workers and larger bodies",
+    )
+    scaling.add_argument("--repeat", type=_positive, default=3, help="runs of each row")
+    scaling.add_argument(
+        "--tasks", type=_positive, default=2_000, help="tasks per drain (fewer for large bodies)"
+    )
+    scaling.add_argument("--json", action="store_true", help="print the medians as JSON too")
+    scaling.set_defaults(handler=_scaling)
     api = suites.add_parser(
         "api",
         help="the producer API against a plain FastAPI handler calling .delay(), over HTTP",
@@ -92,6 +102,30 @@ def _results(args: argparse.Namespace) -> int:
     from ops.bench.results_suite import Sizes, results_suite
 
     return _run(results_suite(Sizes(args.tasks, args.round_trips, args.chord_size)), args)
+
+
+def _scaling(args: argparse.Namespace) -> int:
+    from ops.bench.report import machine
+    from ops.bench.scaling import as_dict, rows, run_scaling, table
+    from ops.bench.workers import BenchError
+    from ops.progress import ProgressDisplay, choose_mode
+    from ops.stack.manager import Stack
+
+    broker_pid = Stack().rabbit.pid()
+    steps = len(rows()) * args.repeat
+    try:
+        with ProgressDisplay(steps, choose_mode(args.json, sys.stderr)) as display:
+            samples = run_scaling(args.tasks, args.repeat, broker_pid, display)
+    except BenchError as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(table(samples)))
+    if broker_pid is None:
+        print("broker CPU not measured: the broker is not the local stack's")
+    print(f"median of {args.repeat} runs; machine: {json.dumps(machine())}")
+    if args.json:
+        print(json.dumps(as_dict(samples), indent=2))
+    return 0
 
 
 def _api(args: argparse.Namespace) -> int:
