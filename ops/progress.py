@@ -63,13 +63,13 @@ class ProgressDisplay:
     def __enter__(self) -> ProgressDisplay:
         if self.mode == "bar":
             self._bar = Progress(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),  # "[stock]" is a name, not a style
                 BarColumn(bar_width=24),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 TextColumn("left"),
                 TimeRemainingColumn(),
-                TextColumn("{task.fields[note]}"),
+                TextColumn("{task.fields[note]}", markup=False),
                 console=Console(file=self.stream),
                 refresh_per_second=4,
                 transient=False,

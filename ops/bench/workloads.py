@@ -111,6 +111,7 @@ class FirstDelivery:
         self.on_first = on_first
         self.at: float | None = None
         self.cpu: tuple[float, float] | None = None  # what `on_first` returned, then
+        self.polled = threading.Event()  # set once the count was read at least once
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -122,12 +123,17 @@ class FirstDelivery:
         self._stop.set()
         self._thread.join()
 
+    def wait(self, timeout: float) -> None:
+        """Until the first delivery was seen (or `timeout` seconds)."""
+        self._thread.join(timeout)
+
     def _poll(self) -> None:
         connection = pika.BlockingConnection(pika.URLParameters(get_settings().broker_url))
         try:
             channel = connection.channel()
             while not self._stop.is_set():
                 ready = channel.queue_declare(self.queue, passive=True).method.message_count
+                self.polled.set()
                 if ready < self.queued:
                     self.at = time.perf_counter()
                     self.cpu = self.on_first() if self.on_first else None
