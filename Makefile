@@ -51,7 +51,7 @@ integration: services
 	$(PYTEST) tests/integration
 
 .PHONY: bench
-# Stock Celery against Switchyard on the running stack (a few minutes); see docs/benchmarks.md.
+# Stock Celery, Dramatiq and Switchyard on the running stack (minutes); see docs/benchmarks.md.
 bench: up
 	$(SY) bench
 
