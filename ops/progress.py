@@ -64,7 +64,7 @@ class ProgressDisplay:
         if self.mode == "bar":
             self._bar = Progress(
                 TextColumn("{task.description}", markup=False),  # "[stock]" is a name, not a style
-                BarColumn(bar_width=24),
+                BarColumn(bar_width=16),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 TextColumn("left"),
@@ -109,12 +109,15 @@ class ProgressDisplay:
         if self._bar is None:
             return
         self._stop.clear()
-        base, started = self._done, time.monotonic()
+        base = self._done
+        started: list[float] = []  # when the count first moved: start-up is not a rate
 
         def follow() -> None:
             while not self._stop.wait(REFRESH_S):
                 value = count()
-                rate = value / max(time.monotonic() - started, 1e-9)
+                if value and not started:
+                    started.append(time.monotonic() - REFRESH_S)
+                rate = value / max(time.monotonic() - started[0], 1e-9) if started else 0.0
                 if self._bar is not None and self._task is not None:
                     self._bar.update(
                         self._task, completed=base + value, note=f"{rate:,.0f} {unit}/s"
