@@ -229,8 +229,12 @@ def compare_suite(sizes: Sizes) -> Suite:
         notes=[
             "queue types: stock Celery and Dramatiq declare classic queues; Switchyard's "
             "`default` is a quorum queue (replicated log, fsync before the confirm), which "
-            "costs broker CPU per message: run with --queue-types to see Dramatiq on a "
-            "quorum queue too",
+            "costs broker CPU per message: "
+            + (
+                f"{QUORUM} is the tuned Dramatiq on a quorum queue"
+                if sizes.queue_types
+                else "run with --queue-types to see Dramatiq on a quorum queue too"
+            ),
             "Dramatiq has no result backend on this stack (its own are Redis and Memcached): "
             "its results-stored, round-trip and apply_async figures are '-'",
         ],
