@@ -17,6 +17,7 @@ from celery.result import AsyncResult
 
 from config.settings import ENV_PREFIX
 from ops.bench import tasks as bench_tasks
+from ops.bench.clients import celery_app
 from ops.bench.model import Configuration, Figure, Progress, Suite, Workload
 
 RESULT_TIMEOUT_S = 600.0
@@ -128,17 +129,21 @@ def results_suite(sizes: Sizes) -> Suite:
             Workload(
                 f"throughput of {sizes.tasks:,} tasks",
                 (THROUGHPUT,),
-                lambda app, progress, _: throughput(app, progress, sizes.tasks),
+                lambda client, progress, _: throughput(celery_app(client), progress, sizes.tasks),
             ),
             Workload(
                 f"{sizes.round_trips} serial round trips",
                 (ROUND_TRIP_P50, ROUND_TRIP_P99, PUBLISH_P50),
-                lambda app, progress, _: round_trip(app, progress, sizes.round_trips),
+                lambda client, progress, _: round_trip(
+                    celery_app(client), progress, sizes.round_trips
+                ),
             ),
             Workload(
                 f"chord of {sizes.chord_header:,}",
                 (CHORD_DELAY,),
-                lambda app, progress, _: chord_delay(app, progress, sizes.chord_header),
+                lambda client, progress, _: chord_delay(
+                    celery_app(client), progress, sizes.chord_header
+                ),
             ),
         ),
     )

@@ -1,23 +1,31 @@
-"""Run every workload of a suite under every configuration; keep each repetition's figures."""
+"""Run every workload of a suite under every configuration; keep each repetition's figures.
+
+Within a repetition the configurations take turns (each starts its workers, runs every
+workload once, stops them), and the order rotates between repetitions: a machine whose load
+drifts during the run then weighs on every peer alike, and the medians compare like with like.
+"""
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from celery import Celery
-
+from ops.bench.clients import CeleryClient
 from ops.bench.memory import PeakMemory
-from ops.bench.model import Configuration, Progress, Suite, Workload
+from ops.bench.model import Client, Configuration, Suite, Workload
 from ops.bench.workers import client_app, running_workers
+from ops.progress import ProgressDisplay
 
 
 @dataclass
 class Outcome:
     """Figures by configuration, then by figure key: one value per repetition.
 
-    `reference` holds figures measured once per run, outside any configuration (the
-    broker's raw rates), shown beside the comparison rather than in it.
+    `reference` holds figures measured once per repetition, outside any configuration (the
+    broker's raw rates, the floors), shown beside the comparison rather than in it.
     """
 
     suite: Suite
@@ -29,67 +37,97 @@ class Outcome:
         for key, value in figures.items():
             self.runs.setdefault(configuration, {}).setdefault(key, []).append(value)
 
-    def median(self, configuration: str, key: str) -> float:
-        return statistics.median(self.runs[configuration][key])
+    def median(self, configuration: str, key: str) -> float | None:
+        """The median of a figure, None for a figure the configuration did not run."""
+        values = self.runs.get(configuration, {}).get(key)
+        return statistics.median(values) if values else None
 
     def record_reference(self, figures: dict[str, float]) -> None:
         for key, value in figures.items():
             self.reference.setdefault(key, []).append(value)
 
 
-def run_suite(suite: Suite, repeat: int, progress: Progress) -> Outcome:
-    """Each configuration in turn: the workloads that need no workers first, then the rest
-    with the configuration's own workers running; `repeat` runs of each workload."""
+def rotation(suite: Suite, attempt: int) -> list[Configuration]:
+    """The configurations in the order of repetition `attempt` (0-based)."""
+    configurations = list(suite.configurations)
+    shift = attempt % len(configurations)
+    return configurations[shift:] + configurations[:shift]
+
+
+def steps(suite: Suite, repeat: int) -> int:
+    """How many workload runs (and reference measurements) a run of the suite makes."""
+    per_repeat = sum(1 for c in suite.configurations for w in suite.workloads if w.applies(c)) + (
+        suite.measure_reference is not None
+    )
+    return per_repeat * repeat
+
+
+def run_suite(suite: Suite, repeat: int, display: ProgressDisplay) -> Outcome:
     outcome = Outcome(suite, repeat)
-    if suite.measure_reference is not None:
-        for attempt in range(1, repeat + 1):
-            prefix = f"[reference] {attempt}/{repeat}: "
-
-            def report(message: str, prefix: str = prefix) -> None:
-                progress(prefix + message)
-
-            outcome.record_reference(suite.measure_reference(report))
-    for configuration in suite.configurations:
-        app = client_app(configuration)
-        try:
-            before = [w for w in suite.workloads if not w.with_workers]
-            for workload in before:
-                _repeat(workload, app, configuration, repeat, outcome, progress, None)
-            progress(f"[{configuration.name}] starting its workers")
-            with running_workers(configuration, suite.pool) as workers:
-                pids = [p.popen.pid for p in workers.processes]
-                with PeakMemory(pids) as memory:
-                    for workload in suite.workloads:
-                        if workload.with_workers:
-                            _repeat(workload, app, configuration, repeat, outcome, progress, memory)
-        finally:
-            app.close()
+    for attempt in range(repeat):
+        if suite.measure_reference is not None:
+            display.step(f"[reference] {attempt + 1}/{repeat}")
+            outcome.record_reference(suite.measure_reference(display))
+            display.advance()
+        for configuration in rotation(suite, attempt):
+            _run_configuration(suite, configuration, f"{attempt + 1}/{repeat}", outcome, display)
     return outcome
 
 
-def _repeat(  # noqa: PLR0917 - one private call site
+def _run_configuration(
+    suite: Suite, configuration: Configuration, attempt: str, outcome: Outcome, display: Any
+) -> None:
+    """The idle workloads, then the drains (each starts the workers), then the rest with
+    the workers running."""
+    client = make_client(configuration, suite.pool)
+    chosen = [w for w in suite.workloads if w.applies(configuration)]
+    try:
+        for stage in ("idle", "drain"):
+            for workload in (w for w in chosen if w.stage == stage):
+                _run(workload, client, configuration, attempt, outcome, display, None)
+        running = [w for w in chosen if w.stage == "running"]
+        if not running:
+            return
+        display.step(f"[{configuration.name}] starting its workers")
+        with client.start_workers(False) as pids, PeakMemory(pids) as memory:
+            for workload in running:
+                _run(workload, client, configuration, attempt, outcome, display, memory)
+    finally:
+        client.close()
+
+
+def make_client(configuration: Configuration, pool: str) -> Client:
+    @contextmanager
+    def start_workers(backlog: bool) -> Iterator[list[int]]:
+        with running_workers(configuration, pool, backlog) as supervisor:
+            yield [p.popen.pid for p in supervisor.processes]
+
+    if configuration.client_factory is not None:
+        return configuration.client_factory(start_workers)
+    return CeleryClient(client_app(configuration), configuration, start_workers)
+
+
+def _run(  # noqa: PLR0917 - one private call site
     workload: Workload,
-    app: Celery,
+    client: Client,
     configuration: Configuration,
-    repeat: int,
+    attempt: str,
     outcome: Outcome,
-    progress: Progress,
+    display: Any,
     memory: PeakMemory | None,
 ) -> None:
-    for attempt in range(1, repeat + 1):
-        where = f"[{configuration.name}] {workload.name} {attempt}/{repeat}"
-
-        def report(message: str, where: str = where) -> None:
-            progress(f"{where}: {message}")
-
-        if memory is not None:
-            memory.reset()
-        figures = workload.run(app, report, configuration)
-        if memory is not None and workload.memory is not None:
-            figures[workload.memory.key] = memory.peak_mib
-        outcome.record(configuration.name, figures)
-        shown = ", ".join(
+    display.step(f"[{configuration.name}] {workload.name} {attempt}")
+    if memory is not None:
+        memory.reset()
+    figures = workload.run(client, display, configuration)
+    if memory is not None and workload.memory is not None:
+        figures[workload.memory.key] = memory.peak_mib
+    outcome.record(configuration.name, figures)
+    display(
+        ", ".join(
             f"{figure.key} {figures[figure.key]:,.1f} {figure.unit}"
             for figure in workload.all_figures
+            if figure.key in figures
         )
-        progress(f"{where}: {shown}")
+    )
+    display.advance()

@@ -1,4 +1,4 @@
-"""The benchmark's tasks: a no-op and a chord's header and body.
+"""The benchmark's tasks: a no-op, an end marker, a sink for large bodies, a chord's parts.
 
 Not production tasks: `switchyard bench` starts its workers with this module in
 `SWITCHYARD_EXTRA_TASK_MODULES`, and the stock baseline app imports it, so both sides run
@@ -9,6 +9,7 @@ task, so what they measure is the path a real task takes: broker, worker, result
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from config.app import app
 
@@ -28,3 +29,18 @@ def finished_at() -> float:
 def delay_since_last(finish_times: list[float]) -> float:
     """A chord body: seconds from the last header task's finish to this body's start."""
     return time.time() - max(finish_times)
+
+
+@app.task
+def mark(path: str) -> None:
+    """The last task of a run: creates `path`, which the benchmark waits for.
+
+    A file rather than a stored result, so that every peer (Dramatiq has no result backend
+    here) signals the end the same way.
+    """
+    Path(path).touch()
+
+
+@app.task
+def sink(payload: str) -> None:
+    """Receives a body of a given size and drops it: the cost of moving bytes."""

@@ -49,8 +49,14 @@ def client_app(configuration: Configuration) -> Celery:
 
 
 @contextmanager
-def running_workers(configuration: Configuration, pool_name: str) -> Iterator[Supervisor]:
+def running_workers(
+    configuration: Configuration, pool_name: str, backlog: bool = False
+) -> Iterator[Supervisor]:
     """The pool's worker group, started with the configuration's environment, until exit.
+
+    Parameters:
+        backlog: messages wait in the queues on purpose (a drain); then the workers are
+            not waited for either: the drain times them from their first delivery.
 
     Raises:
         BenchError: the pool's queues are already consumed or hold messages (the figures
@@ -58,13 +64,11 @@ def running_workers(configuration: Configuration, pool_name: str) -> Iterator[Su
     """
     queues = list(configuration.queues or TOPOLOGY.pool(pool_name).queues)
     with connection() as conn:
-        declare_topology(conn, TOPOLOGY)
-        for name in configuration.queues or ():  # as Celery declares its default queue
-            Queue(name, Exchange(name), routing_key=name).bind(conn.default_channel).declare()
+        declare_queues(conn, configuration)
         busy = [
             q
             for q, (messages, consumers) in _queue_use(conn, queues).items()
-            if messages or consumers
+            if consumers or (messages and not backlog)
         ]
     if busy:
         raise BenchError(
@@ -82,7 +86,7 @@ def running_workers(configuration: Configuration, pool_name: str) -> Iterator[Su
         # Switchyard's own pool as it is deployed: its default replica count, each
         # process connected as the pool's broker user, plus the benchmark's own tasks.
         pool = TOPOLOGY.pool(pool_name)
-        for instance in range(pool.replicas):
+        for instance in range(configuration.replicas or pool.replicas):
             supervisor.start(
                 f"bench-{configuration.name}-{instance}",
                 worker_argv(pool, instance),
@@ -92,14 +96,14 @@ def running_workers(configuration: Configuration, pool_name: str) -> Iterator[Su
                     **configuration.environment,
                 },
             )
+    expected = configuration.consumers or len(supervisor.processes)
     try:
         with connection() as conn:
-            ready = wait_until(
+            ready = backlog or wait_until(
                 lambda: (
                     bool(supervisor.dead())
                     or all(
-                        consumers >= len(supervisor.processes)
-                        for _, consumers in _queue_use(conn, queues).values()
+                        consumers >= expected for _, consumers in _queue_use(conn, queues).values()
                     )
                 ),
                 READY_TIMEOUT_S,
@@ -112,6 +116,16 @@ def running_workers(configuration: Configuration, pool_name: str) -> Iterator[Su
         yield supervisor
     finally:
         supervisor.stop()
+
+
+def declare_queues(conn: Connection, configuration: Configuration) -> None:
+    """The topology, and the peer's own queues declared as the peer declares them."""
+    declare_topology(conn, TOPOLOGY)
+    if configuration.declare is not None:
+        configuration.declare(conn)
+        return
+    for name in configuration.queues or ():  # as Celery declares its default queue
+        Queue(name, Exchange(name), routing_key=name).bind(conn.default_channel).declare()
 
 
 def _queue_use(conn: Connection, queues: list[str]) -> dict[str, tuple[int, int]]:

@@ -66,12 +66,13 @@ class ChaosSuite:
     groups: int = 2
     work_s: float = 0.01
     guard: bool = True  # off: effects are applied without claiming their key (shows the check)
+    current: Outcome | None = None  # the scenario running now, read by the progress display
 
     def run(self, scenario: Scenario, tasks: int, faults: int, publish_s: float) -> Outcome:
         from ops.chaos import tasks as suite_tasks  # the Celery app, only once a suite runs
 
         run_id = uuid.uuid4().hex[:12]
-        outcome = Outcome(scenario.name)
+        outcome = self.current = Outcome(scenario.name)
         started = time.monotonic()
         proxy = (
             ChaosProxy(_broker_address(self.settings.broker_url)).start()

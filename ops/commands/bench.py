@@ -1,7 +1,9 @@
-"""`switchyard bench`: stock Celery against Switchyard on the running stack.
+"""`switchyard bench`: stock Celery, Dramatiq and Switchyard on the running stack.
 
-`switchyard bench` compares the whole path (publish, throughput with and without results,
-round trips, memory, the broker's raw rates); `switchyard bench results` compares only the
+`switchyard bench` compares the whole path (publish, apply_async, drain of a backlog,
+throughput with and without results, round trips, memory, the broker's raw rates and the
+floors); `switchyard bench scaling` measures Switchyard's cost per task as workers and task
+bodies grow; `switchyard bench results` compares only the
 result backends, with the same workers; `switchyard bench api` drives the producer API over
 HTTP against a plain FastAPI handler that calls `.delay()`; `switchyard bench probe`
 measures what one exec probe of a worker pod costs (no stack needed).
@@ -25,6 +27,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _common(parser)
     parser.add_argument("--round-trips", type=_positive, default=200, help="serial round trips")
+    parser.add_argument(
+        "--calls", type=_positive, default=1_000, help="apply_async calls and floor publishes"
+    )
+    parser.add_argument(
+        "--queue-types",
+        action="store_true",
+        help="also run the tuned Dramatiq on a quorum queue (the queue type's share)",
+    )
     parser.set_defaults(handler=_compare)
     suites = parser.add_subparsers(dest="suite", metavar="SUITE")
     results = suites.add_parser(
@@ -35,6 +45,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     results.add_argument("--round-trips", type=_positive, default=200, help="serial round trips")
     results.add_argument("--chord-size", type=_positive, default=1_000, help="chord header tasks")
     results.set_defaults(handler=_results)
+    scaling = suites.add_parser(
+        "scaling",
+        help="Switchyard's drain rate and CPU per task for 1, 2, 4 workers and larger bodies",
+    )
+    scaling.add_argument("--repeat", type=_positive, default=3, help="runs of each row")
+    scaling.add_argument(
+        "--tasks", type=_positive, default=2_000, help="tasks per drain (fewer for large bodies)"
+    )
+    scaling.add_argument("--json", action="store_true", help="print the medians as JSON too")
+    scaling.set_defaults(handler=_scaling)
     api = suites.add_parser(
         "api",
         help="the producer API against a plain FastAPI handler calling .delay(), over HTTP",
@@ -74,13 +94,38 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _compare(args: argparse.Namespace) -> int:
     from ops.bench.compare_suite import Sizes, compare_suite
 
-    return _run(compare_suite(Sizes(args.tasks, args.round_trips)), args)
+    sizes = Sizes(args.tasks, args.round_trips, args.calls, args.queue_types)
+    return _run(compare_suite(sizes), args)
 
 
 def _results(args: argparse.Namespace) -> int:
     from ops.bench.results_suite import Sizes, results_suite
 
     return _run(results_suite(Sizes(args.tasks, args.round_trips, args.chord_size)), args)
+
+
+def _scaling(args: argparse.Namespace) -> int:
+    from ops.bench.report import machine
+    from ops.bench.scaling import as_dict, rows, run_scaling, table
+    from ops.bench.workers import BenchError
+    from ops.progress import ProgressDisplay, choose_mode
+    from ops.stack.manager import Stack
+
+    broker_pid = Stack().rabbit.pid()
+    steps = len(rows()) * args.repeat
+    try:
+        with ProgressDisplay(steps, choose_mode(args.json, sys.stderr)) as display:
+            samples = run_scaling(args.tasks, args.repeat, broker_pid, display)
+    except BenchError as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(table(samples)))
+    if broker_pid is None:
+        print("broker CPU not measured: the broker is not the local stack's")
+    print(f"median of {args.repeat} runs; machine: {json.dumps(machine())}")
+    if args.json:
+        print(json.dumps(as_dict(samples), indent=2))
+    return 0
 
 
 def _api(args: argparse.Namespace) -> int:
@@ -109,11 +154,14 @@ def _probe(args: argparse.Namespace) -> int:
 
 def _run(suite: Suite, args: argparse.Namespace) -> int:
     from ops.bench.report import as_dict, table
-    from ops.bench.runner import run_suite
+    from ops.bench.runner import run_suite, steps
     from ops.bench.workers import BenchError
+    from ops.progress import ProgressDisplay, choose_mode
 
+    mode = choose_mode(args.json, sys.stderr)
     try:
-        outcome = run_suite(suite, args.repeat, _progress)
+        with ProgressDisplay(steps(suite, args.repeat), mode) as display:
+            outcome = run_suite(suite, args.repeat, display)
     except BenchError as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ from ops.broker import connection
 from ops.chaos import ledger
 from ops.chaos.faults import SCENARIOS
 from ops.chaos.suite import ChaosSuite, print_table
+from ops.progress import ProgressDisplay, choose_mode
 from ops.stack.manager import Stack
 from routing.declaration import TOPOLOGY
 from routing.declare import declare_topology
@@ -56,13 +57,19 @@ def _chaos(args: argparse.Namespace) -> int:
     )
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     outcomes = []
-    for scenario in chosen:
-        if scenario.needs_local_stack and (stack.external_broker or stack.external_database):
-            print(f"... skipping {scenario.name}: needs the local stack", file=sys.stderr)
-            continue
-        print(f"... {scenario.name}: {args.tasks} tasks, {args.faults} faults", file=sys.stderr)
-        outcomes.append(suite.run(scenario, args.tasks, args.faults, args.publish_seconds))
-        print_table(outcomes[-1:], sys.stderr)
+    mode = choose_mode(False, sys.stderr)
+    with ProgressDisplay(len(chosen) * args.tasks, mode) as display:
+        for scenario in chosen:
+            if scenario.needs_local_stack and (stack.external_broker or stack.external_database):
+                display(f"skipping {scenario.name}: needs the local stack")
+                display.advance(args.tasks)
+                continue
+            display.step(f"{scenario.name}: {args.tasks} tasks, {args.faults} faults")
+            display.watch(lambda: suite.current.published if suite.current else 0, "tasks")
+            outcomes.append(suite.run(scenario, args.tasks, args.faults, args.publish_seconds))
+            display.unwatch()
+            display.advance(args.tasks)
+            print_table(outcomes[-1:], sys.stderr)
     print()
     print_table(outcomes)
     total_faults = sum(o.faults for o in outcomes)

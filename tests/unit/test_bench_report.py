@@ -37,8 +37,8 @@ def test_medians_ratios_and_targets() -> None:
 
 def test_table_shows_each_figure_with_its_ratio_and_target() -> None:
     lines = table(_outcome())
-    assert lines[0].split() == ["figure", "old", "new", "new", "vs", "old", "target"]
-    assert "3.0x better" in lines[1]
+    assert lines[0].split() == ["figure", "old", "new", "new/old", "target"]
+    assert "3.00x" in lines[1]
     assert ">= 3x: met" in lines[1]
     assert lines[-1].startswith("median of 3 runs")
 
@@ -82,4 +82,5 @@ def test_tree_rss_counts_this_process() -> None:
 def test_a_worse_figure_reads_as_worse() -> None:
     outcome = _outcome()
     outcome.runs["new"]["rate"] = [50, 50, 50]
-    assert "2.0x worse" in table(outcome)[1]
+    assert "0.50x" in table(outcome)[1]
+    assert ">= 3x: missed" in table(outcome)[1]
