@@ -15,8 +15,14 @@ from typing import Any
 import pytest
 from kombu import Connection, Queue
 
-from config.settings import Settings
+from config.settings import ENV_PREFIX, Settings
 from execution.ack_batch import AckBatch, effective_batch
+from ops.broker import consumer_counts
+from ops.stack.manager import Stack
+from ops.supervisor import Supervisor
+from tests.integration.conftest import start_pool
+from tests.integration.metrics_support import poll
+from tests.tasks.probes import echo
 
 pytestmark = pytest.mark.usefixtures("stack")
 MESSAGES = 10
@@ -138,3 +144,37 @@ def test_a_new_channel_starts_a_new_batch(settings: Settings, queue: Queue) -> N
 )
 def test_a_batch_stays_below_the_prefetch(configured: int, prefetch: int, used: int) -> None:
     assert effective_batch(configured, prefetch) == used
+
+
+def _unacked(stack: Stack, vhost: str, queue: str) -> int | None:
+    """Unacknowledged messages of `queue` as its queue process counts them now (rabbitmqctl,
+    not the management API's statistics, which lag by seconds)."""
+    out = stack.rabbit.ctl(
+        "list_queues", "-p", vhost, "name", "messages_unacknowledged", "--no-table-headers", "-q"
+    )
+    counts = dict(line.split() for line in out.splitlines() if line.strip())
+    return int(counts[queue]) if queue in counts else None
+
+
+@pytest.mark.parametrize(("delay_ms", "held"), [(None, 0), (3_600_000, 3)])
+def test_an_idle_inline_worker_writes_the_acks_it_holds(
+    supervisor: Supervisor, stack: Stack, broker: Connection, delay_ms: int | None, held: int
+) -> None:
+    """Three tasks, fewer than a batch: the idle timer writes their acks, and killing the
+    worker then gives nothing back. With a delay nothing reaches, the broker still counts the
+    three unacknowledged and the same kill gives all three back: the check sees held acks
+    when there are some."""
+    env = {} if delay_ms is None else {f"{ENV_PREFIX}ACK_BATCH_DELAY_MS": str(delay_ms)}
+    start_pool(supervisor, "default", env)
+    results = [echo.delay(n) for n in range(3)]
+    assert [r.get(timeout=60) for r in results] == [0, 1, 2]
+    vhost = broker.virtual_host
+    assert poll(lambda: _unacked(stack, vhost, "default"), lambda n: n == held) == held
+    supervisor.processes[-1].popen.kill()
+    gone = poll(lambda: consumer_counts(broker, ["default"])["default"], lambda n: n == 0)
+    assert gone == 0
+    channel: Any = broker.channel()
+    try:
+        assert channel.queue_declare(queue="default", passive=True)[1] == held
+    finally:
+        channel.close()
