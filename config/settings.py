@@ -104,9 +104,9 @@ class Settings(BaseSettings):
     ack_batch_size: int = Field(
         default=DEFAULT_ACK_BATCH_SIZE,
         ge=1,
-        description="An inline worker acks at most this many finished tasks with one "
+        description="An inline worker acks up to this many finished tasks with one "
         "basic.ack(multiple=True) (capped at half its prefetch); 1: one ack per task. A crash "
-        "re-runs at most this many tasks that had already run",
+        "redelivers at most this many tasks whose ack was held; the prefetch bounds the total",
     )
     ack_batch_delay_ms: float = Field(
         default=DEFAULT_ACK_BATCH_DELAY_MS,

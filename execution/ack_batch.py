@@ -2,7 +2,7 @@
 
 With late acks, every task costs one `basic.ack` frame written by the worker's thread; on a
 no-op task that write was the largest single part of an inline worker's CPU
-(docs/worker-path.md). An inline worker runs its messages one at a time, in delivery order,
+(docs/pools.md). An inline worker runs its messages one at a time, in delivery order,
 so after it has run several of them a single ack with `multiple=True` and the highest
 delivery tag settles them all, exactly as one ack each would.
 
