@@ -31,6 +31,9 @@ celery
   message and then acknowledges it as Celery's own `acknowledge` does.
 - `DelayedDelivery._setup_delayed_delivery` (overridden in `routing.delayed_binding`): binds
   only the consumed queues, which a pool's broker user may bind.
+- `Consumer._maximum_prefetch_restored` (`prefetch_restoring` here; `execution.strategy`):
+  while Celery restores its prefetch count after a reconnect, one step per ack, a request
+  keeps Celery's own ack instead of the inline pool's ack batch.
 - `BasePool._get_info` (overridden in `execution.inline_pool`): what `inspect stats` shows.
 - `CONSUMER_CONNECTION_STEP`, `DELAYED_DELIVERY_STEP` here: the names of Celery's consumer
   bootsteps the inline pool's step requires and `routing.delayed_binding` replaces.
@@ -98,6 +101,11 @@ def request_app(request: Any) -> Any:
 def ack_request(request: Any, logger: Logger) -> None:
     """Acknowledge a request's message as Celery does, logging connection errors."""
     request._on_ack(logger, request._connection_errors)
+
+
+def prefetch_restoring(consumer: Any) -> bool:
+    """Whether Celery is raising `consumer`'s prefetch count back, one step per ack."""
+    return not getattr(consumer, "_maximum_prefetch_restored", True)
 
 
 def frame_writer(connection: Any) -> FrameWriter:

@@ -17,6 +17,7 @@ from celery.signals import celeryd_init
 from config.celery_defaults import FIXED
 from config.schedule import beat_schedule
 from config.settings import Settings, SettingsError, get_settings
+from execution.ack_batch import ACK_BATCH_KEY
 from execution.bounded_logs import install_bounded_logs
 from execution.health_step import HEALTH_DIR_KEY, HEALTH_INTERVAL_KEY, install_health_files
 from execution.inline_pool import WatchConnection
@@ -54,6 +55,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "beat_schedule": beat_schedule(settings),
         # Probe, fault and benchmark tasks, for the workers of tests and benchmarks only.
         "imports": settings.extra_task_module_names(),
+        ACK_BATCH_KEY: (settings.ack_batch_size, settings.ack_batch_delay_ms),
         HEALTH_DIR_KEY: settings.health_dir,
         HEALTH_INTERVAL_KEY: settings.health_interval_s,
         METRICS_ADDRESS_KEY: (settings.metrics_host, settings.metrics_port),

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config import paths
 from config.paths import ENV_PREFIX, STACK_ENV_FILE
+from execution.ack_batch import DEFAULT_ACK_BATCH_DELAY_MS, DEFAULT_ACK_BATCH_SIZE
 from execution.health_files import DEFAULT_HEALTH_DIR, DEFAULT_HEALTH_INTERVAL_S
 
 __all__ = [
@@ -99,6 +100,19 @@ class Settings(BaseSettings):
         default=DEFAULT_HEALTH_INTERVAL_S,
         gt=0,
         description="How often a consuming worker touches its liveness file",
+    )
+    ack_batch_size: int = Field(
+        default=DEFAULT_ACK_BATCH_SIZE,
+        ge=1,
+        description="An inline worker acks up to this many finished tasks with one "
+        "basic.ack(multiple=True) (capped at half its prefetch); 1: one ack per task. A crash "
+        "redelivers at most this many tasks whose ack was held; the prefetch bounds the total",
+    )
+    ack_batch_delay_ms: float = Field(
+        default=DEFAULT_ACK_BATCH_DELAY_MS,
+        ge=0,
+        description="An inline worker writes a held ack at most this long after its task "
+        "finished (or when its next task starts, if that one started later)",
     )
     metrics_port: int = Field(
         default=9808,

@@ -29,6 +29,7 @@ from celery.exceptions import WorkerShutdown, WorkerTerminate
 
 from compat import CONSUMER_CONNECTION_STEP
 from deadletter import headers
+from execution.ack_batch import ACK_BATCH_KEY, AckBatch
 from execution.guard import WEDGED_GRACE_S, TaskGuard, connection_parts
 from execution.isolated import run_in_child
 
@@ -44,6 +45,7 @@ class InlinePool(BasePool):
         self.guard = TaskGuard()
         # As the solo pool: the worker passes (app, hostname) as every pool's initargs.
         initargs = self.options.get("initargs") or (None, None)
+        self.acks = _ack_batch(initargs[0])
         signals.worker_process_init.send(sender=initargs[1])
 
     def on_start(self) -> None:
@@ -51,6 +53,11 @@ class InlinePool(BasePool):
 
     def on_stop(self) -> None:
         self.guard.stop()
+
+    def register_with_event_loop(self, loop: Any) -> None:
+        """Held acks are written by the event loop's timer while the worker is idle."""
+        if self.acks is not None and self.acks.max_delay_s > 0:
+            loop.call_repeatedly(self.acks.max_delay_s, self.acks.flush_due)
 
     def on_terminate(self) -> None:
         self.guard.stop()
@@ -74,6 +81,8 @@ class InlinePool(BasePool):
         name = f"{args[0]}[{args[1]}]" if len(args) > 1 else repr(target)
         soft = options.pop("soft_timeout", None) or self.options.get("soft_timeout")
         hard = options.pop("timeout", None) or self.options.get("timeout")
+        if self.acks is not None:
+            self.acks.flush_due()
         if _is_suspect(args):
             self._apply_isolated(
                 target,
@@ -145,6 +154,12 @@ class InlinePool(BasePool):
         return info
 
 
+def _ack_batch(app: Any) -> AckBatch | None:
+    """The pool's ack batch as the app's configuration asks (none when it says 1)."""
+    size, delay_ms = (getattr(app, "conf", None) or {}).get(ACK_BATCH_KEY) or (1, 0.0)
+    return AckBatch(int(size), float(delay_ms) / 1000) if int(size) > 1 else None
+
+
 def _is_suspect(args: tuple[Any, ...]) -> bool:
     """Delivered again, or requeued after a lost worker: maybe what killed the last one."""
     request = args[2] if len(args) > 2 and isinstance(args[2], dict) else {}
@@ -153,7 +168,8 @@ def _is_suspect(args: tuple[Any, ...]) -> bool:
 
 
 class WatchConnection(bootsteps.StartStopStep):
-    """Tells an inline pool which broker connection its guard keeps alive."""
+    """Tells an inline pool which broker connection its guard keeps alive, and has it write
+    the acks it holds back before that connection closes."""
 
     requires = (CONSUMER_CONNECTION_STEP,)
 
@@ -168,4 +184,6 @@ class WatchConnection(bootsteps.StartStopStep):
 
 def _watch(c: Any, connection: Any) -> None:
     if isinstance(c.pool, InlinePool):
+        if connection is None and c.pool.acks is not None:
+            c.pool.acks.flush()  # before the connection closes: the acks it still owes
         c.pool.watch_connection(connection)

@@ -2,8 +2,9 @@
 
 - publish checks in `apply_async` (`routing.checked_task`): bad priority, unroutable
   destination or oversized arguments fail in the caller;
-- a shared rate limit when the task declares one (`execution.shared_rate_limit`), through
-  the task's public `Strategy` hook;
+- through the task's public `Strategy` hook (`execution.strategy`): a shared rate limit when
+  the task declares one (`execution.shared_rate_limit`), and acks written in batches in an
+  inline pool (`execution.ack_batch`);
 - requests that dead-letter with a reason and bound redelivery (`deadletter.request`).
 """
 
@@ -19,7 +20,7 @@ class SwitchyardTask(PublishCheckedTask, DeadLetteringTask):
     `execution.shared_rate_limit` for `rate_limit_burst` and `rate_limit_key`."""
 
     abstract = True
-    Strategy = "execution.shared_rate_limit:shared_rate_limit_strategy"
+    Strategy = "execution.strategy:worker_strategy"
     shared_rate_limit: str | None = None
     rate_limit_burst: int = 1
     rate_limit_key: RateLimitKey | None = None

@@ -7,6 +7,9 @@ So every metric a worker process imports has labels (an unlabelled one opens its
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any, TypeVar
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from metrics import definitions as d
@@ -43,10 +46,33 @@ api_requests = _counter(d.API_REQUESTS)
 api_enqueue = _histogram(d.API_ENQUEUE)
 api_loop_lag = _histogram(d.API_LOOP_LAG)
 
+# Routing keys remembered with their label: the queues, and delayed keys (`<bits>.<queue>`).
+QUEUE_LABEL_CACHE = 1024
+# Labelled children remembered per metric and label values (task, queue, host and pool).
+CHILD_CACHE = 4096
+
+_Metric = TypeVar("_Metric", Counter, Gauge, Histogram)
+_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def child(metric: _Metric, *labels: str) -> _Metric:
+    """`metric.labels(*labels)`, remembered: a worker updates the same few children for
+    every task, and `labels()` (a lock, a dict lookup, argument checks) cost as much as
+    the update itself."""
+    key = (id(metric), labels)
+    found: _Metric | None = _children.get(key)
+    if found is None:
+        if len(_children) >= CHILD_CACHE:
+            _children.clear()
+        found = _children[key] = metric.labels(*labels)
+    return found
+
+
 # Longest first, so a queue whose name ends in another's is matched as itself.
 _DECLARED_QUEUES = sorted((q.name for q in TOPOLOGY.queues), key=len, reverse=True)
 
 
+@lru_cache(maxsize=QUEUE_LABEL_CACHE)
 def queue_label(routing_key: str | None) -> str:
     """The declared queue a routing key reaches, for the `queue_name` label.
 

@@ -60,41 +60,41 @@ def on_beat_init(sender: Any = None, **_: Any) -> None:
 
 
 def on_worker_ready(**_: Any) -> None:
-    m.worker_up.labels(_Identity.hostname, _Identity.pool).set(1)
+    m.child(m.worker_up, _Identity.hostname, _Identity.pool).set(1)
 
 
 def on_worker_shutdown(**_: Any) -> None:
-    m.worker_up.labels(_Identity.hostname, _Identity.pool).set(0)
+    m.child(m.worker_up, _Identity.hostname, _Identity.pool).set(0)
 
 
 def on_task_received(request: Any = None, **_: Any) -> None:
-    m.task_received.labels(request.name, _queue(request.delivery_info)).inc()
+    m.child(m.task_received, request.name, _queue(request.delivery_info)).inc()
 
 
 def on_task_prerun(task_id: str = "", task: Any = None, **_: Any) -> None:
     now = time.time()
     request = task.request
     queue = _queue(request.delivery_info)
-    m.task_started.labels(task.name, queue).inc()
-    m.worker_tasks_active.labels(_Identity.hostname, _Identity.pool).inc()
+    m.child(m.task_started, task.name, queue).inc()
+    m.child(m.worker_tasks_active, _Identity.hostname, _Identity.pool).inc()
     _started_at[task_id] = time.monotonic()
     ready_at = _ready_at(request)
     if ready_at is not None:
-        m.task_queue_wait.labels(task.name, queue).observe(max(0.0, now - ready_at))
+        m.child(m.task_queue_wait, task.name, queue).observe(max(0.0, now - ready_at))
 
 
 def on_task_postrun(task_id: str = "", task: Any = None, state: str = "", **_: Any) -> None:
     queue = _queue(task.request.delivery_info)
-    m.worker_tasks_active.labels(_Identity.hostname, _Identity.pool).dec()
+    m.child(m.worker_tasks_active, _Identity.hostname, _Identity.pool).dec()
     started = _started_at.pop(task_id, None)
     if started is not None:
-        m.task_runtime.labels(task.name, queue).observe(time.monotonic() - started)
+        m.child(m.task_runtime, task.name, queue).observe(time.monotonic() - started)
     if state == REJECTED:
-        m.task_rejected.labels(task.name, queue).inc()
+        m.child(m.task_rejected, task.name, queue).inc()
 
 
 def on_task_success(sender: Any = None, **_: Any) -> None:
-    m.task_succeeded.labels(sender.name, _queue(sender.request.delivery_info)).inc()
+    m.child(m.task_succeeded, sender.name, _queue(sender.request.delivery_info)).inc()
 
 
 def on_task_failure(sender: Any = None, exception: BaseException | None = None, **_: Any) -> None:
@@ -102,26 +102,26 @@ def on_task_failure(sender: Any = None, exception: BaseException | None = None, 
     if isinstance(exception, Reject):
         return
     queue = _queue(sender.request.delivery_info)
-    m.task_failed.labels(sender.name, queue, type(exception).__name__).inc()
+    m.child(m.task_failed, sender.name, queue, type(exception).__name__).inc()
 
 
 def on_task_retry(sender: Any = None, request: Any = None, **_: Any) -> None:
-    m.task_retried.labels(sender.name, _queue(request.delivery_info)).inc()
+    m.child(m.task_retried, sender.name, _queue(request.delivery_info)).inc()
 
 
 def on_task_revoked(sender: Any = None, request: Any = None, **_: Any) -> None:
-    m.task_revoked.labels(sender.name, _queue(request.delivery_info)).inc()
+    m.child(m.task_revoked, sender.name, _queue(request.delivery_info)).inc()
 
 
 def on_message_rejected(message: Any = None, name: str | None = None, **_: Any) -> None:
     """`task_rejected` / `task_unknown`: a message no task could run, dead-lettered."""
     task_name = name or (message.headers or {}).get("task") or ""
-    m.task_rejected.labels(task_name, _queue(message.delivery_info)).inc()
+    m.child(m.task_rejected, task_name, _queue(message.delivery_info)).inc()
 
 
 def on_message_dead_lettered(queue: str = "", kind: str = "", **_: Any) -> None:
     """`deadletter.signals.message_dead_lettered`: a copy is in the queue's dead-letter queue."""
-    m.messages_dead_lettered.labels(queue, kind).inc()
+    m.child(m.messages_dead_lettered, queue, kind).inc()
 
 
 def _start_serving(sender: Any) -> None:

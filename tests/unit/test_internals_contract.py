@@ -186,6 +186,14 @@ def _backend_hooks() -> Iterator[Contract]:
         yield Contract("celery", f"BaseBackend.{hook}", "results.backend", check)
 
 
+def _prefetch_restoring() -> str | None:
+    """The flag is set in the consumer and read where acks restore the prefetch count."""
+    consumer = inspect.getsource(Consumer)
+    if "self._maximum_prefetch_restored = " not in consumer:
+        return "is no longer set by Consumer"
+    return _calls(Consumer, "create_task_handler", "_maximum_prefetch_restored")
+
+
 def _steps() -> str | None:
     steps = Consumer.Blueprint.default_steps
     for step, cls in (
@@ -334,6 +342,12 @@ CONTRACTS: tuple[Contract, ...] = (
         "BasePool._get_info",
         "execution.inline_pool",
         lambda: _first(_method(BasePool, "_get_info", ()), _calls(BasePool, "info", "_get_info")),
+    ),
+    Contract(
+        "celery",
+        "Consumer._maximum_prefetch_restored",
+        "compat.prefetch_restoring (execution.strategy)",
+        _prefetch_restoring,
     ),
     Contract("celery", "CONSUMER_CONNECTION_STEP", "execution.inline_pool", _steps),
     Contract("celery", "DELAYED_DELIVERY_STEP", "routing.delayed_binding", _steps),

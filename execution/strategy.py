@@ -1,0 +1,44 @@
+"""The task strategy (`Task.Strategy`) every Switchyard task uses in a worker.
+
+Celery builds one handler per task with the strategy named by the task class; the handler
+turns a delivered message into a request. This one is Celery's default strategy, behind
+the shared rate limit (`execution.shared_rate_limit`), with one change in an inline pool:
+the request's ack goes to the pool's ack batch (`execution.ack_batch`), which writes it
+after the task has run, together with the acks of the tasks that ran just before.
+
+While Celery is restoring its prefetch count after a reconnect (it raises the count one
+step per ack), requests keep Celery's own ack, which drives that restoring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery, Task
+from kombu.message import Message
+
+from compat import prefetch_restoring
+from execution.inline_pool import InlinePool
+from execution.shared_rate_limit import shared_rate_limit_strategy
+
+
+def worker_strategy(
+    task: Task[Any, Any], app: Celery, consumer: Any, **kwargs: Any
+) -> Callable[..., Any]:
+    """The handler of `task`'s messages for `consumer`."""
+    handle: Callable[..., Any] = shared_rate_limit_strategy(task, app, consumer, **kwargs)
+    pool = getattr(consumer, "pool", None)
+    acks = pool.acks if isinstance(pool, InlinePool) else None
+    if acks is None:
+        return handle
+    acks.fit_prefetch(int(getattr(consumer, "initial_prefetch_count", 0) or 0))
+
+    def task_message_handler(
+        message: Message, body: Any, ack: Any, reject: Any, callbacks: Any, **kw: Any
+    ) -> Any:
+        if not prefetch_restoring(consumer):
+            ack = acks.received(message)
+        return handle(message, body, ack, reject, callbacks, **kw)
+
+    return task_message_handler
