@@ -21,6 +21,7 @@ from execution.ack_batch import ACK_BATCH_KEY
 from execution.bounded_logs import install_bounded_logs
 from execution.health_step import HEALTH_DIR_KEY, HEALTH_INTERVAL_KEY, install_health_files
 from execution.inline_pool import WatchConnection
+from execution.shared_rate_limit import BUCKET_DATABASE_KEY
 from metrics.install import instrument
 from metrics.worker import METRICS_ADDRESS_KEY
 from results import BACKEND_SCHEME, sqlalchemy_url
@@ -56,6 +57,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # Probe, fault and benchmark tasks, for the workers of tests and benchmarks only.
         "imports": settings.extra_task_module_names(),
         ACK_BATCH_KEY: (settings.ack_batch_size, settings.ack_batch_delay_ms),
+        BUCKET_DATABASE_KEY: settings.database_url,
         HEALTH_DIR_KEY: settings.health_dir,
         HEALTH_INTERVAL_KEY: settings.health_interval_s,
         METRICS_ADDRESS_KEY: (settings.metrics_host, settings.metrics_port),

@@ -39,9 +39,12 @@ from kombu.transport.native_delayed_delivery import calculate_routing_key
 from psycopg import sql
 
 from deadletter.publish import republish, source_queue
-from results.connections import Connection, statement
+from results.connections import Connection, ProcessPool, statement
 from results.tables import RATE_BUCKET
 from routing.names import DELAY_ENTRY_EXCHANGE, DELAY_EXCHANGES
+
+# The app conf key naming the buckets' database when the result backend is not Switchyard's.
+BUCKET_DATABASE_KEY = "switchyard_rate_limit_database_url"
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +156,22 @@ def _bucket_of(task: Task[Any, Any], key_of: RateLimitKey | None, message: Messa
     return bucket_name(task.name, str(key_of(tuple(args), dict(kwargs))))
 
 
+def bucket_pool(app: Celery, task_name: str) -> ProcessPool:
+    """Where the buckets live: the Switchyard backend's own pool when the app has that
+    backend, else a pool of the database `config` names under BUCKET_DATABASE_KEY, so a
+    worker on Celery's stock backend (the benchmark's comparison) still starts and limits."""
+    pool = getattr(app.backend, "pool", None)
+    if isinstance(pool, ProcessPool):
+        return pool
+    url = (getattr(app, "conf", None) or {}).get(BUCKET_DATABASE_KEY)
+    if not url:
+        raise ImproperlyConfigured(
+            f"task {task_name}: shared_rate_limit needs a PostgreSQL database for its "
+            f"buckets: the switchyard result backend, or {BUCKET_DATABASE_KEY} in the app's conf"
+        )
+    return ProcessPool(str(url), application_name="switchyard-rate-limit")
+
+
 def shared_rate_limit_strategy(
     task: Task[Any, Any], app: Celery, consumer: Any, **kwargs: Any
 ) -> Callable[..., Any]:
@@ -165,12 +184,7 @@ def shared_rate_limit_strategy(
     limit = SharedRateLimit.parse(spec, int(getattr(task, "rate_limit_burst", 1)), task=task.name)
     # Read from the class: a function stored on a task class would bind to the task.
     key_of: RateLimitKey | None = getattr(type(task), "rate_limit_key", None)
-    pool = getattr(app.backend, "pool", None)
-    if pool is None:
-        raise ImproperlyConfigured(
-            f"task {task.name}: shared_rate_limit needs the switchyard result backend "
-            "(its PostgreSQL holds the buckets)"
-        )
+    pool = bucket_pool(app, task.name)
 
     def task_message_handler(message: Message, *args: Any, **kw: Any) -> Any:
         try:
