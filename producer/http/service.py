@@ -41,7 +41,8 @@ def build_service(celery: Celery, settings: Settings) -> Service:
     settings.require("broker_url", "database_url")
     tokens = Tokens(settings.api_tokens, settings.api_read_tokens)
     celery.loader.import_default_modules()
-    broker_url = settings.api_broker_url or settings.broker_url
+    # Every node of a local cluster, in turn: the publisher moves on when its node dies.
+    broker_url = settings.with_failover(settings.api_broker_url or settings.broker_url)
     results = ResultWaiter(settings.database_url)
     return Service(
         settings=settings,
