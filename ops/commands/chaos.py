@@ -77,9 +77,11 @@ def _chaos(args: argparse.Namespace) -> int:
                 display(f"skipping {scenario.name}: needs the local stack")
                 display.advance(args.tasks)
                 continue
-            if scenario.needs_cluster and len(stack.broker.nodes) < CLUSTER_NODES:
+            if scenario.needs_cluster and (
+                stack.external_broker or len(stack.broker.nodes) < CLUSTER_NODES
+            ):
                 display(
-                    f"skipping {scenario.name}: needs a {CLUSTER_NODES}-node broker "
+                    f"skipping {scenario.name}: needs a local {CLUSTER_NODES}-node broker "
                     f"(`switchyard stack up --broker-nodes {CLUSTER_NODES}`)"
                 )
                 display.advance(args.tasks)
