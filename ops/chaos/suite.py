@@ -155,7 +155,8 @@ class ChaosSuite:
                 done = ledger.applied_keys(self.settings.database_url, run_id) | dead
                 return confirmed <= done
 
-            wait_until(settled, SETTLE_TIMEOUT_S, interval=1.0)
+            if not wait_until(settled, SETTLE_TIMEOUT_S, interval=1.0):
+                outcome.stuck = max(outcome.stuck, _stalled(self.broker_urls, outcome.notes))
         finally:
             supervisor.stop(timeout=60)
             if proxy is not None:
@@ -266,6 +267,27 @@ def _args(body: bytes) -> list[Any]:
     return (
         decoded[0] if isinstance(decoded, list) and decoded and isinstance(decoded[0], list) else []
     )
+
+
+def _stalled(broker_urls: list[str], notes: list[str]) -> int:
+    """After the settle deadline: the registered consumers of the pool's queue when it still
+    holds ready messages, which none of them takes (registered, yet not consuming)."""
+    try:
+        conn = _connect(broker_urls)
+    except pika.exceptions.AMQPError:
+        return 0
+    try:
+        ok = conn.channel().queue_declare(POOL, passive=True).method
+    finally:
+        if conn.is_open:
+            conn.close()
+    if not ok.message_count:
+        return 0
+    notes.append(
+        f"{ok.message_count} messages ready in {POOL} after {SETTLE_TIMEOUT_S}s, "
+        f"not delivered to its {ok.consumer_count} registered consumer(s)"
+    )
+    return int(ok.consumer_count)
 
 
 def _consumers(broker_urls: list[str]) -> int:
