@@ -70,7 +70,8 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
     settings.require("broker_url", "database_url")
     return {
         **common,
-        "broker_url": settings.pool_broker_url or settings.broker_url,
+        # Every node of a local cluster, in turn: a worker moves on when its node dies.
+        "broker_url": settings.with_failover(settings.pool_broker_url or settings.broker_url),
         "result_backend": selected_backend_url(settings),
     }
 

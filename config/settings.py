@@ -7,6 +7,7 @@ never exports anything by hand, while a pod gets everything from its environment
 
 from __future__ import annotations
 
+import urllib.parse
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -62,6 +63,18 @@ class Settings(BaseSettings):
         default="",
         description="A worker's own pool broker URL; when set, the worker connects with it "
         "instead of broker_url",
+    )
+    broker_nodes: int = Field(
+        default=1,
+        ge=1,
+        le=9,
+        description="RabbitMQ nodes `switchyard stack up` starts; 3 forms a cluster whose quorum "
+        "queues have three replicas (`stack up --broker-nodes` overrides it)",
+    )
+    broker_failover_hosts: str = Field(
+        default="",
+        description="Comma-separated host:port of the broker's other nodes; workers and the "
+        "producer try them in turn when their node fails (written by `stack up` for a cluster)",
     )
     broker_api_url: str = Field(
         default="",
@@ -168,6 +181,18 @@ class Settings(BaseSettings):
         default=False,
         description="Run tasks in the calling process, without broker or workers (unit tests)",
     )
+
+    def with_failover(self, url: str) -> str:
+        """`url`, then the same URL on each of `broker_failover_hosts`, `;`-separated: the
+        failover list kombu connects from, moving on to the next when a node fails."""
+        hosts = [h.strip() for h in self.broker_failover_hosts.split(",") if h.strip()]
+        if not url or not hosts or ";" in url:
+            return url
+        parts = urllib.parse.urlsplit(url)
+        credentials, _, _ = parts.netloc.rpartition("@")
+        prefix = f"{credentials}@" if credentials else ""
+        others = [urllib.parse.urlunsplit(parts._replace(netloc=prefix + h)) for h in hosts]
+        return ";".join([url, *others])
 
     def extra_task_module_names(self) -> tuple[str, ...]:
         """`extra_task_modules` as module names, blanks dropped."""

@@ -16,6 +16,11 @@ HOST = "127.0.0.1"
 PORT_OFFSET_ENV = f"{ENV_PREFIX}STACK_PORT_OFFSET"
 
 RABBIT_NODENAME = "switchyard@localhost"
+# A cluster's nodes are `switchyard-<n>@<name host>`; their data lives apart from the single
+# node's, so switching between one node and a cluster never meets the other's database.
+RABBIT_CLUSTER_NODE = "switchyard-{index}"
+RABBIT_NAME_HOST = "localhost"
+MAX_BROKER_NODES = 9  # node ports step by one from the first node's; 10 apart is the next range
 VHOST = "switchyard"
 BROKER_ADMIN_USER = "switchyard-admin"
 BROKER_APP_USER = "switchyard"
@@ -38,6 +43,7 @@ class Ports:
 
     @property
     def amqp(self) -> int:
+        """The first (or only) broker node's AMQP port; node n listens on `node(n).amqp`."""
         return 5680 + self.offset
 
     @property
@@ -51,6 +57,19 @@ class Ports:
     @property
     def rabbit_dist(self) -> int:
         return 25680 + self.offset
+
+    def node(self, index: int) -> NodePorts:
+        """The ports of broker node `index` (1-based): each of node 1's, plus index - 1."""
+        if not 1 <= index <= MAX_BROKER_NODES:
+            raise ValueError(f"broker node {index}: nodes are numbered 1-{MAX_BROKER_NODES}")
+        step = index - 1
+        return NodePorts(
+            amqp=self.amqp + step,
+            management=self.management + step,
+            prometheus=self.rabbit_prometheus + step,
+            dist=self.rabbit_dist + step,
+            epmd=self.epmd,
+        )
 
     @property
     def epmd(self) -> int:
@@ -91,6 +110,37 @@ class Ports:
 
 
 @dataclass(frozen=True)
+class NodePorts:
+    """The ports one RabbitMQ node listens on. Nodes on one host share its port mapper."""
+
+    amqp: int
+    management: int
+    prometheus: int
+    dist: int
+    epmd: int
+
+
+@dataclass(frozen=True)
+class BrokerNode:
+    """One RabbitMQ node of the stack: its name, directory, ports and the address it binds.
+
+    `host` is where its listeners bind and clients reach it; `name_host` is the host part of
+    its Erlang node name, which the other nodes resolve. Both default to loopback; a node
+    placed in a network namespace gets that namespace's address and a name resolving to it.
+    """
+
+    index: int
+    nodename: str
+    dir: Path
+    ports: NodePorts
+    host: str = HOST
+
+    @property
+    def amqp_address(self) -> str:
+        return f"{self.host}:{self.ports.amqp}"
+
+
+@dataclass(frozen=True)
 class StackLayout:
     """The directories, files and ports of one stack."""
 
@@ -111,7 +161,34 @@ class StackLayout:
 
     @property
     def rabbit_dir(self) -> Path:
+        """The single node's directory; a cluster's nodes live under `rabbitmq-cluster`."""
         return self.root / "rabbitmq"
+
+    @property
+    def rabbit_cluster_dir(self) -> Path:
+        return self.root / "rabbitmq-cluster"
+
+    def broker_node(
+        self, index: int, count: int, host: str = HOST, name_host: str = RABBIT_NAME_HOST
+    ) -> BrokerNode:
+        """Node `index` (1-based) of a broker of `count` nodes; `count` 1 is the single node."""
+        if not 1 <= index <= count:
+            raise ValueError(f"broker node {index} of {count}")
+        if count == 1:
+            nodename = RABBIT_NODENAME.replace("@localhost", f"@{name_host}")
+            return BrokerNode(1, nodename, self.rabbit_dir, self.ports.node(1), host)
+        name = RABBIT_CLUSTER_NODE.format(index=index)
+        return BrokerNode(
+            index,
+            f"{name}@{name_host}",
+            self.rabbit_cluster_dir / f"node-{index}",
+            self.ports.node(index),
+            host,
+        )
+
+    def broker_nodes(self, count: int) -> list[BrokerNode]:
+        """Every node of a broker of `count` nodes, on loopback."""
+        return [self.broker_node(i, count) for i in range(1, count + 1)]
 
     @property
     def postgres_dir(self) -> Path:

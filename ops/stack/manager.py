@@ -20,6 +20,7 @@ from kombu import Connection
 from config.settings import ENV_PREFIX, STACK_ENV_FILE, get_settings
 from ops.broker_users import pool_broker_url, producer_broker_url
 from ops.stack.accounts import StackError
+from ops.stack.cluster import RabbitCluster
 from ops.stack.layout import StackLayout
 from ops.stack.packages import ensure_services
 from ops.stack.postgres import PostgresCluster, PostgresCredentials
@@ -31,6 +32,7 @@ from routing.declaration import TOPOLOGY
 from routing.management_api import redact
 
 BROKER_ENV = f"{ENV_PREFIX}BROKER_URL"
+_COOKIE_SECRET = "rabbit_cookie"  # noqa: S105 - the key naming a generated secret
 DATABASE_ENV = f"{ENV_PREFIX}DATABASE_URL"
 
 
@@ -44,25 +46,46 @@ class ServiceStatus:
 
 
 class Stack:
-    """The broker and database this checkout uses."""
+    """The broker and database this checkout uses.
 
-    def __init__(self, layout: StackLayout | None = None) -> None:
+    The broker is `broker_nodes` RabbitMQ nodes (`SWITCHYARD_BROKER_NODES`, 1 by default; the
+    stack's settings file records the count `up` was given, so `down` and a later `up`
+    mean the same broker).
+    """
+
+    def __init__(self, layout: StackLayout | None = None, broker_nodes: int | None = None) -> None:
         self.layout = layout or StackLayout.default()
+        self.broker_nodes = broker_nodes or get_settings().broker_nodes
         self.external_broker = os.environ.get(BROKER_ENV, "")
         self.external_database = os.environ.get(DATABASE_ENV, "")
-        self._rabbit: RabbitNode | None = None
+        self._broker: RabbitCluster | None = None
         self._postgres: PostgresCluster | None = None
 
     @property
+    def broker(self) -> RabbitCluster:
+        """Every local broker node; a single node is a cluster of one."""
+        if self._broker is None:
+            self._broker = self._nodes(self.broker_nodes)
+        return self._broker
+
+    @property
     def rabbit(self) -> RabbitNode:
-        if self._rabbit is None:
-            s = self._secrets()
-            self._rabbit = RabbitNode(
-                self.layout,
-                RabbitCredentials(s["rabbit_admin"], s["rabbit_app"]),
-                get_settings().broker_consumer_timeout_s,
-            )
-        return self._rabbit
+        """The first broker node: the one the settings' URLs name first."""
+        return self.broker.first
+
+    def _nodes(self, count: int) -> RabbitCluster:
+        s = self._secrets()
+        creds = RabbitCredentials(s["rabbit_admin"], s["rabbit_app"], s[_COOKIE_SECRET])
+        timeout = get_settings().broker_consumer_timeout_s
+        return RabbitCluster(
+            [RabbitNode(node, creds, timeout) for node in self.layout.broker_nodes(count)]
+        )
+
+    def _other_shapes(self) -> list[RabbitCluster]:
+        """The broker shapes this stack has data for besides the current one."""
+        cluster_size = len(list(self.layout.rabbit_cluster_dir.glob("node-*")))
+        sizes = {1, cluster_size} - {0, self.broker_nodes}
+        return [self._nodes(n) for n in sorted(sizes)]
 
     @property
     def postgres(self) -> PostgresCluster:
@@ -88,14 +111,21 @@ class Stack:
             _check_broker(self.external_broker)
             lines.append(f"broker    external  {redact(self.external_broker)}")
         else:
-            if self.rabbit.pid() is None:
-                _progress("starting RabbitMQ (about 10 s)")
-            started = self.rabbit.start()
+            for other in self._other_shapes():
+                if other.stop():
+                    lines.append(f"broker    stopped the {len(other.nodes)}-node broker")
+            if any(node.pid() is None for node in self.broker.nodes):
+                _progress(f"starting RabbitMQ, {self.broker_nodes} node(s) (about 10 s each)")
+            started = self.broker.start()
             self.rabbit.provision(self.pool_broker_urls(), self.producer_broker_url())
             lines.append(
                 f"broker    {'started' if started else 'running'}   "
                 f"{redact(self.rabbit.app_broker_url)}"
             )
+            for node in self.broker.nodes[1:]:
+                lines.append(
+                    f"          clustered with {node.nodename} at {node.node.amqp_address}"
+                )
             lines.append(
                 f"          pool users {names.pool_broker_user('<pool>')}, each allowed only "
                 "its pool's queues (URLs in the settings file)"
@@ -123,7 +153,7 @@ class Stack:
         """Stop the processes this stack started; data stays for the next `up`."""
         lines = []
         if self.layout.root.is_dir():
-            rabbit_ran = self.rabbit.stop()
+            rabbit_ran = any([self.broker.stop(), *(o.stop() for o in self._other_shapes())])
             lines.append(f"broker    {'stopped' if rabbit_ran else 'was not running'}")
             pg_ran = self.postgres.stop()
             lines.append(f"database  {'stopped' if pg_ran else 'was not running'}")
@@ -146,16 +176,17 @@ class Stack:
                 )
             )
         else:
-            url = self.rabbit.app_broker_url
-            result.append(
-                ServiceStatus(
-                    "broker",
-                    "local",
-                    self.rabbit.pid(),
-                    redact(url),
-                    self.rabbit.pid() is not None and _broker_answers(url),
+            for index, node in enumerate(self.broker.nodes, start=1):
+                url = node.app_broker_url
+                result.append(
+                    ServiceStatus(
+                        "broker" if len(self.broker.nodes) == 1 else f"broker-{index}",
+                        "local",
+                        node.pid(),
+                        redact(url),
+                        node.pid() is not None and _broker_answers(url),
+                    )
                 )
-            )
         if self.external_database:
             result.append(
                 ServiceStatus(
@@ -225,11 +256,13 @@ class Stack:
             "pg_super",
             "pg_owner",
             "pg_app",
+            _COOKIE_SECRET,
             *(_pool_secret(pool.name) for pool in TOPOLOGY.pools),
             _API_SECRET,
         )
         if all(k in stored for k in wanted):
             return stored
+        stored.setdefault(_COOKIE_SECRET, secrets.token_hex(20).upper())
         for key in wanted:
             stored.setdefault(key, secrets.token_urlsafe(18))
         self.layout.root.mkdir(parents=True, exist_ok=True)
@@ -244,6 +277,8 @@ class Stack:
             values["BROKER_API_URL"] = self.rabbit.admin_api_url
             values["POOL_BROKER_URLS"] = json.dumps(self.pool_broker_urls(), separators=(",", ":"))
             values["API_BROKER_URL"] = self.producer_broker_url()
+            values["BROKER_NODES"] = str(self.broker_nodes)
+            values["BROKER_FAILOVER_HOSTS"] = ",".join(self.broker.failover_hosts())
         if not self.external_database:
             values["DATABASE_URL"] = self.postgres.app_url
             values["MIGRATION_DATABASE_URL"] = self.postgres.owner_url

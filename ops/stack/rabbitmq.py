@@ -1,7 +1,9 @@
 """A project-local RabbitMQ node: configured, started, provisioned and stopped by pid.
 
-The node listens on loopback only, keeps its data under the stack directory, and never
-has a `guest` user: the administrator is created at first boot from the config file.
+The node listens on its own address only (loopback unless placed elsewhere), keeps its data
+under the stack directory, and never has a `guest` user: the administrator is created at
+first boot from the config file. Nodes of a cluster share an Erlang cookie, generated once
+with the stack's other secrets; `ops.stack.cluster` joins them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from config.broker_node import cluster_config_lines
 from ops.broker_users import grant_pool_users, grant_producer_user
 from ops.stack import layout as L
 from ops.stack.accounts import Account, StackError
@@ -34,18 +37,25 @@ PLUGINS = ("rabbitmq_management", "rabbitmq_prometheus")
 class RabbitCredentials:
     admin_password: str
     app_password: str
+    cookie: str = ""  # the Erlang cookie every node of a cluster shares; empty: the node's own
 
 
 class RabbitNode:
-    """One RabbitMQ node under `<stack>/rabbitmq`."""
+    """One RabbitMQ node: the single node under `<stack>/rabbitmq`, or one of a cluster's."""
 
     def __init__(
-        self, stack: L.StackLayout, creds: RabbitCredentials, consumer_timeout_s: int
+        self, node: L.BrokerNode, creds: RabbitCredentials, consumer_timeout_s: int
     ) -> None:
-        self.dir = stack.rabbit_dir
-        self.ports = stack.ports
+        self.node = node
+        self.dir = node.dir
+        self.host = node.host
+        self.ports = node.ports
         self.creds = creds
         self.consumer_timeout_s = consumer_timeout_s
+
+    @property
+    def nodename(self) -> str:
+        return self.node.nodename
 
     @cached_property
     def account(self) -> Account:
@@ -64,11 +74,11 @@ class RabbitNode:
 
     @property
     def admin_api_url(self) -> str:
-        return f"http://{L.BROKER_ADMIN_USER}:{self.creds.admin_password}@{L.HOST}:{self.ports.management}"
+        return f"http://{L.BROKER_ADMIN_USER}:{self.creds.admin_password}@{self.host}:{self.ports.management}"
 
     @property
     def app_broker_url(self) -> str:
-        return f"amqp://{L.BROKER_APP_USER}:{self.creds.app_password}@{L.HOST}:{self.ports.amqp}/{L.VHOST}"
+        return f"amqp://{L.BROKER_APP_USER}:{self.creds.app_password}@{self.node.amqp_address}/{L.VHOST}"
 
     def pid(self) -> int | None:
         try:
@@ -78,17 +88,30 @@ class RabbitNode:
         return pid if is_ours(pid, self.marker) else None
 
     def start(self) -> bool:
-        """Start the node unless it runs; True when this call started it.
+        """Start the node unless it runs and wait until it answers; True when this call
+        started it.
 
         Raises:
             StackError: the node did not come up; the message holds its log's last lines.
         """
+        started = self.launch()
+        self.wait_answering()
+        return started
+
+    def launch(self) -> bool:
+        """Start the node's process unless it runs, without waiting for it: the nodes of a
+        cluster that stopped together wait for each other at boot, so all are launched
+        before any is waited for. True when this call started it.
+
+        Raises:
+            StackError: its ports are taken by another process.
+        """
         if self.pid() is not None:
             return False
-        if port_open(L.HOST, self.ports.amqp) or port_open(L.HOST, self.ports.management):
+        if port_open(self.host, self.ports.amqp) or port_open(self.host, self.ports.management):
             raise StackError(
-                f"ports {self.ports.amqp}/{self.ports.management} on {L.HOST} are taken by another "
-                "process; stop it, or point SWITCHYARD_BROKER_URL at that broker"
+                f"ports {self.ports.amqp}/{self.ports.management} on {self.host} are taken by "
+                "another process; stop it, or point SWITCHYARD_BROKER_URL at that broker"
             )
         script = rabbitmq_server()
         self._write_config()
@@ -106,9 +129,19 @@ class RabbitNode:
                     start_new_session=True,
                 )
             )
-        if not wait_until(self._answers, START_TIMEOUT_S, interval=0.5):
-            raise StackError(f"RabbitMQ did not answer in {START_TIMEOUT_S}s:\n{self._log_tail()}")
         return True
+
+    def wait_answering(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Wait until the node's management API answers.
+
+        Raises:
+            StackError: it did not in `timeout` seconds; the message holds its log's last lines.
+        """
+        if not wait_until(self.answers, timeout, interval=0.5):
+            raise StackError(
+                f"RabbitMQ node {self.nodename} did not answer in {timeout:.0f}s:\n"
+                f"{self._log_tail()}"
+            )
 
     def provision(self, pool_urls: Mapping[str, str], producer_url: str) -> None:
         """Create the application vhost and user, each pool's user and the producer API's
@@ -124,19 +157,30 @@ class RabbitNode:
         grant_pool_users(api, L.VHOST, TOPOLOGY, pool_urls)
         grant_producer_user(api, L.VHOST, TOPOLOGY, producer_url)
 
-    def stop(self) -> bool:
-        """Stop the node gracefully, then the port mapper it started; True if it ran."""
+    def stop(self, port_mapper: bool = True) -> bool:
+        """Stop the node gracefully, then (unless other nodes still use it) the port mapper
+        it started; True if it ran."""
         pid = self.pid()
         stopped = stop(pid, self.marker, signal.SIGTERM, timeout=60) if pid else False
+        if port_mapper:
+            self.stop_port_mapper()
+        return stopped
+
+    def kill(self) -> bool:
+        """SIGKILL the node, as a crashed machine or the OOM killer would; True if it ran."""
+        pid = self.pid()
+        return stop(pid, self.marker, signal.SIGKILL, timeout=30) if pid else False
+
+    def stop_port_mapper(self) -> None:
         epmd = _epmd()
         if epmd is not None and rabbitmq_installed():
             subprocess.run(
                 [str(epmd), "-port", str(self.ports.epmd), "-kill"],
                 capture_output=True,
                 check=False,
+                env=dict(os.environ, ERL_EPMD_ADDRESS=self.host),
                 preexec_fn=self.account.demote(),
             )
-        return stopped
 
     def ctl(self, *args: str) -> str:
         """Run `rabbitmqctl` against this node (as its account, with its cookie).
@@ -158,8 +202,9 @@ class RabbitNode:
             raise StackError(f"rabbitmqctl {' '.join(args)}: {result.stdout}{result.stderr}")
         return result.stdout.strip()
 
-    def _answers(self) -> bool:
-        if not port_open(L.HOST, self.ports.management):
+    def answers(self) -> bool:
+        """True when the node's management API answers (it runs and booted)."""
+        if not port_open(self.host, self.ports.management):
             return False
         try:
             ManagementAPI(self.admin_api_url, timeout=2).get("overview")
@@ -171,13 +216,18 @@ class RabbitNode:
         for sub in ("mnesia", "log", "home"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         self.account.check_reachable(self.dir)
+        if self.creds.cookie:
+            cookie = self.dir / "home" / ".erlang.cookie"
+            cookie.unlink(missing_ok=True)
+            cookie.write_text(self.creds.cookie)
+            cookie.chmod(0o400)
         conf = "\n".join(
             [
-                f"listeners.tcp.1 = {L.HOST}:{self.ports.amqp}",
-                f"management.tcp.ip = {L.HOST}",
+                f"listeners.tcp.1 = {self.host}:{self.ports.amqp}",
+                f"management.tcp.ip = {self.host}",
                 f"management.tcp.port = {self.ports.management}",
-                f"prometheus.tcp.ip = {L.HOST}",
-                f"prometheus.tcp.port = {self.ports.rabbit_prometheus}",
+                f"prometheus.tcp.ip = {self.host}",
+                f"prometheus.tcp.port = {self.ports.prometheus}",
                 f"default_user = {L.BROKER_ADMIN_USER}",
                 f"default_pass = {self.creds.admin_password}",
                 "default_user_tags.administrator = true",
@@ -185,6 +235,7 @@ class RabbitNode:
                 f"consumer_timeout = {self.consumer_timeout_s * 1000}",
                 "log.console = false",
                 "log.file.level = info",
+                *cluster_config_lines(),
                 "",
             ]
         )
@@ -200,14 +251,14 @@ class RabbitNode:
             HOME=str(self.dir / "home"),
             RABBITMQ_MNESIA_BASE=str(self.dir / "mnesia"),
             RABBITMQ_LOG_BASE=str(self.dir / "log"),
-            RABBITMQ_NODENAME=L.RABBIT_NODENAME,
-            RABBITMQ_NODE_IP_ADDRESS=L.HOST,
-            RABBITMQ_DIST_PORT=str(self.ports.rabbit_dist),
+            RABBITMQ_NODENAME=self.nodename,
+            RABBITMQ_NODE_IP_ADDRESS=self.host,
+            RABBITMQ_DIST_PORT=str(self.ports.dist),
             RABBITMQ_ENABLED_PLUGINS_FILE=str(self.dir / "enabled_plugins"),
             RABBITMQ_CONFIG_FILE=str(self.dir / "rabbitmq.conf"),
             RABBITMQ_PID_FILE=str(self.pid_file),
             ERL_EPMD_PORT=str(self.ports.epmd),
-            ERL_EPMD_ADDRESS=L.HOST,
+            ERL_EPMD_ADDRESS=self.host,
         )
 
     def _log_tail(self, lines: int = 25) -> str:

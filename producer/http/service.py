@@ -42,7 +42,7 @@ def build_service(celery: Celery, settings: Settings) -> Service:
     settings.require("broker_url", "database_url")
     tokens = Tokens(settings.api_tokens, settings.api_read_tokens)
     celery.loader.import_default_modules()
-    broker_url = settings.api_broker_url or settings.broker_url
+    broker_url = settings.with_failover(settings.api_broker_url or settings.broker_url)
 
     def connect() -> Any:
         return celery.connection_for_write(url=broker_url)

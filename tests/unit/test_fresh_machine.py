@@ -35,7 +35,7 @@ def test_nothing_looks_up_a_service_account_before_its_package_is_in(
 
     monkeypatch.setattr(pwd, "getpwnam", no_account)
     layout = StackLayout(tmp_path)
-    RabbitNode(layout, RabbitCredentials("a", "b"), 1800)
+    RabbitNode(layout.broker_node(1, 1), RabbitCredentials("a", "b"), 1800)
     PostgresCluster(layout, PostgresCredentials("a", "b", "c"))
 
 
