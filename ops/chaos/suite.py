@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ class ChaosSuite:
     groups: int = 2
     work_s: float = 0.01
     guard: bool = True  # off: effects are applied without claiming their key (shows the check)
+    # Per worker group, environment over the pool's (a cluster scenario's node to start on).
+    group_env: Callable[[int], dict[str, str]] | None = None
 
     def run(self, scenario: Scenario, tasks: int, faults: int, publish_s: float) -> Outcome:
         from ops.chaos import tasks as suite_tasks  # the Celery app, only once a suite runs
@@ -85,7 +88,8 @@ class ChaosSuite:
         env[EXTRA_TASK_MODULES_ENV] = suite_tasks.__name__  # the workers run apply_effect
 
         def start_group(index: int) -> Process:
-            return supervisor.start(f"worker-{index}", _argv(index), env)
+            own = self.group_env(index) if self.group_env is not None else {}
+            return supervisor.start(f"worker-{index}", _argv(index), {**env, **own})
 
         def restart_group(old: Process) -> Process:
             return start_group(len(supervisor.processes))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 
 from config.settings import get_settings, stack_dir
 from ops.broker import connection
 from ops.chaos import ledger
-from ops.chaos.faults import SCENARIOS
-from ops.chaos.suite import ChaosSuite, print_table
+from ops.chaos.faults import SCENARIOS, Scenario
+from ops.chaos.partition import HOST_SCENARIOS, group_env, on_host_cluster
+from ops.chaos.suite import ChaosSuite, Outcome, print_table
 from ops.stack.manager import Stack
 from routing.declaration import TOPOLOGY
 from routing.declare import declare_topology
@@ -29,8 +31,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--scenario",
         action="append",
-        choices=[s.name for s in SCENARIOS],
-        help="run only these (repeatable); default: all",
+        choices=[s.name for s in (*SCENARIOS, *HOST_SCENARIOS)],
+        help="run only these (repeatable); default: all; broker-partition runs on a "
+        "three-node cluster on namespaced hosts it makes (root, `ip netns`)",
     )
     parser.add_argument(
         "--no-guard",
@@ -63,6 +66,10 @@ def _chaos(args: argparse.Namespace) -> int:
         print(f"... {scenario.name}: {args.tasks} tasks, {args.faults} faults", file=sys.stderr)
         outcomes.append(suite.run(scenario, args.tasks, args.faults, args.publish_seconds))
         print_table(outcomes[-1:], sys.stderr)
+    for scenario in [s for s in HOST_SCENARIOS if args.scenario and s.name in args.scenario]:
+        print(f"... {scenario.name}: namespaced hosts and a three-node cluster", file=sys.stderr)
+        outcomes.append(_on_hosts(stack, suite, scenario, args))
+        print_table(outcomes[-1:], sys.stderr)
     print()
     print_table(outcomes)
     total_faults = sum(o.faults for o in outcomes)
@@ -77,3 +84,21 @@ def _chaos(args: argparse.Namespace) -> int:
         f"guard {'on' if suite.guard else 'off'}"
     )
     return 0 if all(o.passed for o in outcomes) else 1
+
+
+def _on_hosts(
+    stack: Stack, suite: ChaosSuite, scenario: Scenario, args: argparse.Namespace
+) -> Outcome:
+    """Run `scenario` against the cluster on namespaced hosts, made and removed here."""
+    with on_host_cluster(stack) as (cluster, settings):
+        with connection() as conn:
+            declare_topology(conn, TOPOLOGY)
+        on_cluster = ChaosSuite(
+            stack,
+            settings,
+            suite.log_dir,
+            groups=suite.groups,
+            guard=suite.guard,
+            group_env=partial(group_env, cluster),
+        )
+        return on_cluster.run(scenario, args.tasks, args.faults, args.publish_seconds)
