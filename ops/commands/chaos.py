@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import asdict
+from pathlib import Path
 
 from config.settings import get_settings, stack_dir
 from ops.broker import connection
 from ops.chaos import ledger
-from ops.chaos.faults import SCENARIOS
+from ops.chaos.faults import CLUSTER_NODES, DEFAULT_NODE_OUTAGE_S, SCENARIOS
 from ops.chaos.suite import ChaosSuite, print_table
 from ops.stack.manager import Stack
 from routing.declaration import TOPOLOGY
@@ -33,6 +36,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run only these (repeatable); default: all",
     )
     parser.add_argument(
+        "--outage-seconds",
+        type=float,
+        default=DEFAULT_NODE_OUTAGE_S,
+        help="how long broker-minority-loss keeps a node stopped",
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="also write every scenario's outcome here"
+    )
+    parser.add_argument(
         "--no-guard",
         action="store_true",
         help="apply effects without claiming their key: shows re-runs counted as applied twice",
@@ -53,6 +65,7 @@ def _chaos(args: argparse.Namespace) -> int:
         stack_dir() / "logs" / "chaos",
         groups=args.groups,
         guard=not args.no_guard,
+        node_outage_s=args.outage_seconds,
     )
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     outcomes = []
@@ -60,11 +73,20 @@ def _chaos(args: argparse.Namespace) -> int:
         if scenario.needs_local_stack and (stack.external_broker or stack.external_database):
             print(f"... skipping {scenario.name}: needs the local stack", file=sys.stderr)
             continue
+        if scenario.needs_cluster and len(stack.broker.nodes) < CLUSTER_NODES:
+            print(
+                f"... skipping {scenario.name}: needs a {CLUSTER_NODES}-node broker "
+                f"(`switchyard stack up --broker-nodes {CLUSTER_NODES}`)",
+                file=sys.stderr,
+            )
+            continue
         print(f"... {scenario.name}: {args.tasks} tasks, {args.faults} faults", file=sys.stderr)
         outcomes.append(suite.run(scenario, args.tasks, args.faults, args.publish_seconds))
         print_table(outcomes[-1:], sys.stderr)
     print()
     print_table(outcomes)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
     total_faults = sum(o.faults for o in outcomes)
     total_tasks = sum(o.confirmed for o in outcomes)
     lost = sum(o.lost for o in outcomes)
@@ -74,6 +96,7 @@ def _chaos(args: argparse.Namespace) -> int:
     print(
         f"\n{total_faults} faults, {total_tasks} confirmed tasks: lost {lost}, "
         f"applied twice {twice}, re-runs {reruns} (bound {bound}), "
+        f"groups stuck {sum(o.stuck for o in outcomes)}, "
         f"guard {'on' if suite.guard else 'off'}"
     )
     return 0 if all(o.passed for o in outcomes) else 1
