@@ -86,7 +86,11 @@ chaos: install
 	$(SY) chaos --tasks 3400 --faults 5 --publish-seconds 30
 
 # The broker faults against a three-node cluster: node kill, rolling restart, minority loss.
+# Publishing lasts as long as the faults do (a rolling restart is three node restarts), so
+# every fault meets tasks being published and consumed; under ~10 minutes on 2 cores.
 chaos-cluster: install
 	$(MAKE) up BROKER_NODES=3
-	$(SY) chaos --tasks 3400 --faults 5 --publish-seconds 30 --scenario broker-node-kill \
-		--scenario broker-rolling-restart --scenario broker-minority-loss
+	$(SY) chaos --scenario broker-node-kill --tasks 3400 --faults 5 --publish-seconds 120
+	$(SY) chaos --scenario broker-rolling-restart --tasks 3400 --faults 3 --publish-seconds 200
+	$(SY) chaos --scenario broker-minority-loss --tasks 3400 --faults 3 --publish-seconds 150 \
+		--outage-seconds 30

@@ -144,7 +144,7 @@ class ChaosSuite:
                 time.sleep(publish_s / (faults + 1))
                 scenario.inject(ctx)
                 outcome.faults = n + 1
-            outcome.stuck = _stuck_groups(self.broker_urls, self.groups, outcome.notes)
+            outcome.stuck = stuck_groups(self.broker_urls, self.groups, outcome.notes)
             publisher.join()
             outcome.confirmed = len(confirmed)
             dead: set[int] = set()
@@ -284,16 +284,18 @@ def _consumers(broker_urls: list[str]) -> int:
             conn.close()
 
 
-def _stuck_groups(broker_urls: list[str], groups: int, notes: list[str]) -> int:
+def stuck_groups(
+    broker_urls: list[str], groups: int, notes: list[str], timeout: float = RESUME_TIMEOUT_S
+) -> int:
     """Worker groups that do not consume again once the faults are over: `groups` minus
-    the queue's consumers after `RESUME_TIMEOUT_S` (a group that died, hangs, or lost its
-    consumer without noticing). A note says how long resuming took."""
+    the queue's consumers after `timeout` (a group that died, hangs, or lost its consumer
+    without noticing). A note says how long resuming took."""
     after = time.monotonic()
-    if wait_until(lambda: _consumers(broker_urls) >= groups, RESUME_TIMEOUT_S, interval=1.0):
+    if wait_until(lambda: _consumers(broker_urls) >= groups, timeout, interval=1.0):
         notes.append(f"all groups consuming {time.monotonic() - after:.1f}s after the last fault")
         return 0
     consuming = _consumers(broker_urls)
-    notes.append(f"{consuming} of {groups} groups consuming {RESUME_TIMEOUT_S}s after the faults")
+    notes.append(f"{consuming} of {groups} groups consuming {timeout:.0f}s after the faults")
     return max(groups - consuming, 0)
 
 
