@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from config.broker_node import cluster_config_lines
 from config.settings import project_root
 from routing.model import PoolSpec, Topology
 from routing.names import PRODUCER_BROKER_USER, dlq_name, pool_broker_user
@@ -70,6 +71,8 @@ def chart_topology(topology: Topology) -> dict[str, Any]:
         ],
         # What the Messaging Topology Operator's resources declare (rabbitmq.cluster.enabled).
         "broker": operator_topology(topology),
+        # rabbitmq.conf lines the RabbitmqCluster shares with every local stack node.
+        "brokerConfig": cluster_config_lines(),
     }
 
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import pika
 
-from config.settings import EXTRA_TASK_MODULES_ENV, Settings
+from config.settings import ENV_PREFIX, EXTRA_TASK_MODULES_ENV, Settings
 from ops.broker_users import pool_worker_env
 from ops.chaos import ledger
-from ops.chaos.faults import FaultContext, Scenario
+from ops.chaos.faults import DEFAULT_NODE_OUTAGE_S, FaultContext, Scenario
 from ops.chaos.proxy import ChaosProxy
 from ops.stack.manager import Stack
 from ops.stack.processes import wait_until
@@ -34,6 +34,7 @@ from routing.worker_command import worker_argv
 
 POOL = "default"
 SETTLE_TIMEOUT_S = 180
+RESUME_TIMEOUT_S = 90  # after the last fault, every group consumes again within this
 
 
 @dataclass
@@ -49,12 +50,20 @@ class Outcome:
     reruns: int = 0
     rerun_bound: int = 0
     applied_twice: int = 0
+    stuck: int = 0  # worker groups not consuming once the faults are over
+    failover_s: list[float] = field(default_factory=list)  # see FaultContext.node_down
+    outage_confirms: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return self.lost == 0 and self.applied_twice == 0 and self.reruns <= self.rerun_bound
+        return (
+            self.lost == 0
+            and self.applied_twice == 0
+            and self.reruns <= self.rerun_bound
+            and self.stuck == 0
+        )
 
 
 @dataclass
@@ -67,11 +76,27 @@ class ChaosSuite:
     groups: int = 2
     work_s: float = 0.01
     guard: bool = True  # off: effects are applied without claiming their key (shows the check)
+    node_outage_s: float = DEFAULT_NODE_OUTAGE_S
     # Per worker group, environment over the pool's (a cluster scenario's node to start on).
     group_env: Callable[[int], dict[str, str]] | None = None
 
-    def run(self, scenario: Scenario, tasks: int, faults: int, publish_s: float) -> Outcome:
+    @property
+    def broker_urls(self) -> list[str]:
+        """Every broker node's URL, the first node's first (one URL for a single node)."""
+        return self.settings.with_failover(self.settings.broker_url).split(";")
+
+    def _worker_env(self, proxy: ChaosProxy | None) -> dict[str, str]:
         from ops.chaos import tasks as suite_tasks  # the Celery app, only once a suite runs
+
+        env = {**pool_worker_env(POOL), "SWITCHYARD_BROKER_URL": self.settings.broker_url}
+        env = {k: _via(v, proxy) if k.endswith("_URL") else v for k, v in env.items()}
+        if proxy is not None:  # every connection goes through the proxy, none around it
+            env[f"{ENV_PREFIX}BROKER_FAILOVER_HOSTS"] = ""
+        env[ledger.GUARD_ENV] = "on" if self.guard else "off"
+        env[EXTRA_TASK_MODULES_ENV] = suite_tasks.__name__  # the workers run apply_effect
+        return env
+
+    def run(self, scenario: Scenario, tasks: int, faults: int, publish_s: float) -> Outcome:
 
         run_id = uuid.uuid4().hex[:12]
         outcome = Outcome(scenario.name)
@@ -82,10 +107,7 @@ class ChaosSuite:
             else None
         )
         supervisor = Supervisor(self.log_dir / f"{scenario.name}-{run_id}")
-        env = {**pool_worker_env(POOL), "SWITCHYARD_BROKER_URL": self.settings.broker_url}
-        env = {k: _via(v, proxy) if k.endswith("_URL") else v for k, v in env.items()}
-        env[ledger.GUARD_ENV] = "on" if self.guard else "off"
-        env[EXTRA_TASK_MODULES_ENV] = suite_tasks.__name__  # the workers run apply_effect
+        env = self._worker_env(proxy)
 
         def start_group(index: int) -> Process:
             own = self.group_env(index) if self.group_env is not None else {}
@@ -96,14 +118,17 @@ class ChaosSuite:
 
         for index in range(self.groups):
             start_group(index)
+        confirmed: set[int] = set()
         ctx = FaultContext(
             self.stack,
             supervisor,
             proxy,
             restart_group,
             tasks_in_group=TOPOLOGY.pool(POOL).kind == "inline",
+            node_outage_s=self.node_outage_s,
+            consumers=lambda: _consumers(self.broker_urls),
+            confirmed=lambda: len(confirmed),
         )
-        confirmed: set[int] = set()
         publisher = threading.Thread(
             target=_publish,
             kwargs={
@@ -116,18 +141,20 @@ class ChaosSuite:
             },
         )
         try:
-            _wait_consuming(self.settings.broker_url, self.groups)
+            if not wait_until(lambda: _consumers(self.broker_urls) >= self.groups, 60):
+                raise RuntimeError(f"the {self.groups} worker groups did not start consuming")
             publisher.start()
             for n in range(faults):
                 time.sleep(publish_s / (faults + 1))
                 scenario.inject(ctx)
                 outcome.faults = n + 1
+            outcome.stuck = stuck_groups(self.broker_urls, self.groups, outcome.notes)
             publisher.join()
             outcome.confirmed = len(confirmed)
             dead: set[int] = set()
 
             def settled() -> bool:
-                dead.update(_drain_dead_letters(self.settings.broker_url, run_id))
+                dead.update(_drain_dead_letters(self.broker_urls, run_id))
                 done = ledger.applied_keys(self.settings.database_url, run_id) | dead
                 return confirmed <= done
 
@@ -142,9 +169,15 @@ class ChaosSuite:
         outcome.dead_lettered = len(dead & confirmed)
         outcome.lost = len(confirmed - applied - dead)
         outcome.reruns = tally.reruns
-        outcome.rerun_bound = rerun_bound(outcome.faults, self.groups)
+        outcome.rerun_bound = rerun_bound(
+            outcome.faults,
+            self.groups,
+            len(self.stack.broker.nodes) if scenario.breaks_all_nodes else 1,
+        )
         outcome.applied_twice = tally.keys_applied_twice
         outcome.notes += ctx.notes
+        outcome.failover_s = ctx.failover_s
+        outcome.outage_confirms = ctx.outage_confirms
         unconfirmed_but_applied = len(applied - confirmed)
         if unconfirmed_but_applied:
             outcome.notes.append(f"{unconfirmed_but_applied} refused publishes arrived anyway")
@@ -152,13 +185,15 @@ class ChaosSuite:
         return outcome
 
 
-def rerun_bound(faults: int, groups: int) -> int:
-    """The most re-runs `faults` faults can cause: each fault at worst breaks every group's
+def rerun_bound(faults: int, groups: int, breaks_per_fault: int = 1) -> int:
+    """The most re-runs `faults` faults can cause: each break at worst cuts every group's
     consumer connection, and the broker redelivers what that connection held unacknowledged,
     at most the pool's prefetch (prefetch multiplier x concurrency) per group. Each of those
-    may have run already (its ack lost with the connection), so each may run once more."""
+    may have run already (its ack lost with the connection), so each may run once more.
+    A fault that stops every broker node in turn (a rolling restart) is `breaks_per_fault`
+    breaks: a group that failed over to the next node loses that connection too."""
     pool = TOPOLOGY.pool(POOL)
-    return faults * groups * pool.prefetch_multiplier * pool.concurrency
+    return faults * breaks_per_fault * groups * pool.prefetch_multiplier * pool.concurrency
 
 
 def _argv(index: int) -> list[str]:
@@ -194,11 +229,16 @@ def _publish(
         confirmed.add(key)
 
 
-def _drain_dead_letters(broker_url: str, run_id: str) -> set[int]:
+def _connect(broker_urls: list[str]) -> pika.BlockingConnection:
+    """A connection to the first node that accepts one (pika tries each in turn)."""
+    return pika.BlockingConnection([pika.URLParameters(u) for u in broker_urls])
+
+
+def _drain_dead_letters(broker_urls: list[str], run_id: str) -> set[int]:
     """Remove this run's messages from the dead-letter queue; return their keys."""
     keys: set[int] = set()
     try:
-        conn = pika.BlockingConnection(pika.URLParameters(broker_url))
+        conn = _connect(broker_urls)
     except pika.exceptions.AMQPError:
         return keys
     try:
@@ -231,16 +271,36 @@ def _args(body: bytes) -> list[Any]:
     )
 
 
-def _wait_consuming(broker_url: str, groups: int) -> None:
-    def consumers() -> int:
-        conn = pika.BlockingConnection(pika.URLParameters(broker_url))
-        try:
-            return int(conn.channel().queue_declare(POOL, passive=True).method.consumer_count)
-        finally:
+def _consumers(broker_urls: list[str]) -> int:
+    """Consumers of the pool's queue, as a node of the broker counts them (0: none answers).
+
+    Each worker group of the inline pool holds one; a quorum queue counts them on all nodes."""
+    try:
+        conn = _connect(broker_urls)
+    except pika.exceptions.AMQPError:
+        return 0
+    try:
+        return int(conn.channel().queue_declare(POOL, passive=True).method.consumer_count)
+    except pika.exceptions.AMQPError:
+        return 0
+    finally:
+        if conn.is_open:
             conn.close()
 
-    if not wait_until(lambda: consumers() >= groups, 60):
-        raise RuntimeError(f"the {groups} worker groups did not start consuming")
+
+def stuck_groups(
+    broker_urls: list[str], groups: int, notes: list[str], timeout: float = RESUME_TIMEOUT_S
+) -> int:
+    """Worker groups that do not consume again once the faults are over: `groups` minus
+    the queue's consumers after `timeout` (a group that died, hangs, or lost its consumer
+    without noticing). A note says how long resuming took."""
+    after = time.monotonic()
+    if wait_until(lambda: _consumers(broker_urls) >= groups, timeout, interval=1.0):
+        notes.append(f"all groups consuming {time.monotonic() - after:.1f}s after the last fault")
+        return 0
+    consuming = _consumers(broker_urls)
+    notes.append(f"{consuming} of {groups} groups consuming {timeout:.0f}s after the faults")
+    return max(groups - consuming, 0)
 
 
 def _broker_address(url: str) -> tuple[str, int]:
@@ -272,6 +332,7 @@ def print_table(outcomes: list[Outcome], out: Any = sys.stdout) -> None:
         "reruns",
         "rerun_bound",
         "applied_twice",
+        "stuck",
     )
     print("  ".join(f"{c:>13}" if c != "scenario" else f"{c:<21}" for c in cols), file=out)
     for o in outcomes:

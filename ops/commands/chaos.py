@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import asdict
 from functools import partial
+from pathlib import Path
 
 from config.settings import get_settings, stack_dir
 from ops.broker import connection
 from ops.chaos import ledger
-from ops.chaos.faults import SCENARIOS, Scenario
+from ops.chaos.faults import CLUSTER_NODES, DEFAULT_NODE_OUTAGE_S, SCENARIOS, Scenario
 from ops.chaos.partition import HOST_SCENARIOS, group_env, on_host_cluster
 from ops.chaos.suite import ChaosSuite, Outcome, print_table
 from ops.stack.manager import Stack
@@ -36,6 +39,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "three-node cluster on namespaced hosts it makes (root, `ip netns`)",
     )
     parser.add_argument(
+        "--outage-seconds",
+        type=float,
+        default=DEFAULT_NODE_OUTAGE_S,
+        help="how long broker-minority-loss keeps a node stopped",
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="also write every scenario's outcome here"
+    )
+    parser.add_argument(
         "--no-guard",
         action="store_true",
         help="apply effects without claiming their key: shows re-runs counted as applied twice",
@@ -56,12 +68,20 @@ def _chaos(args: argparse.Namespace) -> int:
         stack_dir() / "logs" / "chaos",
         groups=args.groups,
         guard=not args.no_guard,
+        node_outage_s=args.outage_seconds,
     )
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     outcomes = []
     for scenario in chosen:
         if scenario.needs_local_stack and (stack.external_broker or stack.external_database):
             print(f"... skipping {scenario.name}: needs the local stack", file=sys.stderr)
+            continue
+        if scenario.needs_cluster and len(stack.broker.nodes) < CLUSTER_NODES:
+            print(
+                f"... skipping {scenario.name}: needs a {CLUSTER_NODES}-node broker "
+                f"(`switchyard stack up --broker-nodes {CLUSTER_NODES}`)",
+                file=sys.stderr,
+            )
             continue
         print(f"... {scenario.name}: {args.tasks} tasks, {args.faults} faults", file=sys.stderr)
         outcomes.append(suite.run(scenario, args.tasks, args.faults, args.publish_seconds))
@@ -72,6 +92,8 @@ def _chaos(args: argparse.Namespace) -> int:
         print_table(outcomes[-1:], sys.stderr)
     print()
     print_table(outcomes)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
     total_faults = sum(o.faults for o in outcomes)
     total_tasks = sum(o.confirmed for o in outcomes)
     lost = sum(o.lost for o in outcomes)
@@ -81,6 +103,7 @@ def _chaos(args: argparse.Namespace) -> int:
     print(
         f"\n{total_faults} faults, {total_tasks} confirmed tasks: lost {lost}, "
         f"applied twice {twice}, re-runs {reruns} (bound {bound}), "
+        f"groups stuck {sum(o.stuck for o in outcomes)}, "
         f"guard {'on' if suite.guard else 'off'}"
     )
     return 0 if all(o.passed for o in outcomes) else 1

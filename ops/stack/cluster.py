@@ -139,6 +139,11 @@ class RabbitCluster:
             )
         return states
 
+    def all_running(self) -> bool:
+        """Every node runs, as the cluster sees it, with no partition."""
+        states = self.node_states()
+        return all(n.running and not n.partitioned_from for n in states)
+
     def queue_replicas(self, vhost: str = L.VHOST) -> list[QueueReplicas]:
         """Every queue of `vhost` with its leader and members, from any answering node.
 
@@ -166,6 +171,15 @@ class RabbitCluster:
         for queue in self.queue_replicas(vhost):
             if queue.leader in counts:
                 counts[queue.leader] += 1
+        return self.node(max(counts, key=lambda name: counts[name]))
+
+    def busiest_clients(self) -> RabbitNode:
+        """The node holding the most client connections (the first node if none answers)."""
+        api = self.api()
+        counts: dict[str, int] = {n.nodename: 0 for n in self.nodes}
+        for conn in api.get("connections?columns=node") if api is not None else []:
+            if conn.get("node") in counts:
+                counts[str(conn["node"])] += 1
         return self.node(max(counts, key=lambda name: counts[name]))
 
     def failover_hosts(self) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from config.broker_node import cluster_config_lines
 from routing.declaration import TOPOLOGY
 from routing.entities import broker_entities
 from routing.model import Topology
@@ -177,6 +178,7 @@ def test_the_cluster_has_three_nodes_and_the_stacks_settings(renders: dict[str, 
     conf = spec["rabbitmq"]["additionalConfig"].splitlines()
     assert "consumer_timeout = 1800000" in conf
     assert "cluster_partition_handling = pause_minority" in conf
+    assert set(cluster_config_lines()) <= set(conf)  # the local stack's nodes get the same
 
 
 def test_every_operator_object_matches_its_vendored_schema(renders: dict[str, Render]) -> None:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kombu import Connection
@@ -13,7 +14,7 @@ from kombu import Connection
 from config.settings import Settings
 from ops.chaos import ledger
 from ops.chaos.faults import HEARTBEAT_DETECTION_LIMIT_S, SCENARIOS, Scenario
-from ops.chaos.suite import ChaosSuite
+from ops.chaos.suite import POOL, ChaosSuite, stuck_groups
 from ops.stack.manager import Stack
 
 SLOW = {"broker-restart", "connection-blackhole"}  # each fault costs 15-25 s
@@ -51,3 +52,12 @@ def test_without_the_guard_the_ledger_sees_effects_applied_twice(
     assert outcome.lost == 0, outcome
     assert outcome.reruns > 0, outcome
     assert outcome.applied_twice == outcome.reruns, outcome
+
+
+def test_the_stuck_check_counts_groups_that_do_not_consume(settings: Settings, amqp: Any) -> None:
+    """The "stuck" column can be non-zero: with no worker consuming the pool's queue, both
+    groups the check expects are counted as stuck."""
+    assert amqp.queue_declare(queue=POOL, passive=True).method.consumer_count == 0
+    notes: list[str] = []
+    assert stuck_groups([settings.broker_url], 2, notes, timeout=1) == 2
+    assert notes == ["0 of 2 groups consuming 1s after the faults"]
