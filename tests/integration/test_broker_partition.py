@@ -28,14 +28,20 @@ SUMMARY = re.compile(
 )
 
 
+@pytest.mark.timeout(420)  # about 2.5 min on 2 shared cores: a cluster to form, one long cut
 def test_a_partitioned_node_pauses_and_nothing_is_lost(stack: Stack) -> None:
-    done = subprocess.run(
-        [*CHAOS, "--tasks", str(TASKS), "--faults", "1", "--publish-seconds", "10"],
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
+    cluster = NamespacedCluster.for_stack(stack)
+    try:
+        done = subprocess.run(
+            [*CHAOS, "--tasks", str(TASKS), "--faults", "1", "--publish-seconds", "10"],
+            capture_output=True,
+            text=True,
+            timeout=360,
+            check=False,
+        )
+    finally:
+        hosts_left = cluster.network.exists()
+        cluster.down()  # after a timeout, the killed command could not remove them
     assert done.returncode == 0, done.stdout + done.stderr
     match = SUMMARY.search(done.stdout)
     assert match, done.stdout
@@ -48,6 +54,5 @@ def test_a_partitioned_node_pauses_and_nothing_is_lost(stack: Stack) -> None:
     assert "its client closed by the broker, 320 CONNECTION_FORCED" in row, row
     assert re.search(r"cut node refused connections \d+\.\ds after the cut", row), row
     assert "node 1 saw 2 of 3 running, nodes 1-2 refused 0 connects" in row, row
-    network = NamespacedCluster.for_stack(stack).network
-    assert not network.exists(), "the hosts outlived the command"
-    assert not (NETNS_DIR / network.host(CUT_HOST).namespace).exists()
+    assert not hosts_left, "the hosts outlived the command"
+    assert not (NETNS_DIR / cluster.network.host(CUT_HOST).namespace).exists()
