@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from ops.stack.namespaced_cluster import on_host
-from ops.stack.netns import HostNetwork
+from ops.stack.netns import HostNetwork, namespaces_unavailable
 
 LINK_NAME_MAX = 15  # IFNAMSIZ - 1: the kernel refuses a longer link name
 
@@ -44,3 +48,32 @@ def test_bad_arguments_name_the_field(field: str, kwargs: dict[str, int]) -> Non
 def test_a_url_moved_to_a_host_keeps_user_port_and_vhost() -> None:
     url = "amqp://user:p%40ss@127.0.0.1:6880/switchyard"
     assert on_host(url, "10.213.176.12") == "amqp://user:p%40ss@10.213.176.12:6880/switchyard"
+
+
+NOT_ROOT = """
+import os
+from ops.stack.accounts import StackError
+from ops.stack.netns import HostNetwork, namespaces_unavailable
+os.setgid(65534); os.setuid(65534)  # after the imports: the checkout may be closed to nobody
+print(namespaces_unavailable())
+try:
+    HostNetwork(1200, 3).up()
+except StackError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_without_root_the_hosts_are_refused_with_the_reason() -> None:
+    """As a plain user (run as `nobody` when the tests run as root), nothing is attempted."""
+    if os.geteuid() == 0:
+        done = subprocess.run(
+            [sys.executable, "-c", NOT_ROOT], capture_output=True, text=True, check=True
+        )
+        out = done.stdout
+    else:
+        from ops.stack.accounts import StackError
+
+        with pytest.raises(StackError) as refused:
+            HostNetwork(1200, 3).up()
+        out = f"{namespaces_unavailable()}\nrefused: {refused.value}"
+    assert out.count("namespaced hosts need root") == 2, out
