@@ -22,6 +22,7 @@ from execution.health_files import DEFAULT_HEALTH_DIR, DEFAULT_HEALTH_INTERVAL_S
 __all__ = [
     "ENV_PREFIX",
     "EXTRA_TASK_MODULES_ENV",
+    "MAX_BROKER_NODES",
     "STACK_ENV_FILE",
     "Settings",
     "SettingsError",
@@ -29,6 +30,10 @@ __all__ = [
     "project_root",
     "stack_dir",
 ]
+
+# The most RabbitMQ nodes a local stack runs: node n's ports are node 1's plus n - 1, and the
+# next range of ports begins 10 above.
+MAX_BROKER_NODES = 9
 
 # What tests, `switchyard bench` and `switchyard chaos` set for their workers (see
 # `Settings.extra_task_modules`).
@@ -67,7 +72,7 @@ class Settings(BaseSettings):
     broker_nodes: int = Field(
         default=1,
         ge=1,
-        le=9,
+        le=MAX_BROKER_NODES,
         description="RabbitMQ nodes `switchyard stack up` starts; 3 forms a cluster whose quorum "
         "queues have three replicas (`stack up --broker-nodes` overrides it)",
     )

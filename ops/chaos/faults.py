@@ -143,7 +143,9 @@ def connection_blackhole(ctx: FaultContext) -> None:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A fault. `breaks_all_nodes`: one fault stops every broker node in turn, so it may
+    """A fault. `needs_local_stack`: it stops the local broker or database;
+    `needs_cluster`: it stops nodes of a local broker of `CLUSTER_NODES` (the database may be
+    external); `breaks_all_nodes`: one fault stops every broker node in turn, so it may
     break each worker group's connection once per node, not once."""
 
     name: str
@@ -161,16 +163,10 @@ SCENARIOS = (
     Scenario("database-restart", database_restart, needs_local_stack=True),
     Scenario("connection-reset", connection_reset, needs_proxy=True),
     Scenario("connection-blackhole", connection_blackhole, needs_proxy=True),
-    Scenario("broker-node-kill", broker_node_kill, needs_local_stack=True, needs_cluster=True),
+    Scenario("broker-node-kill", broker_node_kill, needs_cluster=True),
     Scenario(
-        "broker-rolling-restart",
-        broker_rolling_restart,
-        needs_local_stack=True,
-        needs_cluster=True,
-        breaks_all_nodes=True,
+        "broker-rolling-restart", broker_rolling_restart, needs_cluster=True, breaks_all_nodes=True
     ),
-    Scenario(
-        "broker-minority-loss", broker_minority_loss, needs_local_stack=True, needs_cluster=True
-    ),
+    Scenario("broker-minority-loss", broker_minority_loss, needs_cluster=True),
 )
 CLUSTER_SCENARIOS = tuple(s.name for s in SCENARIOS if s.needs_cluster)

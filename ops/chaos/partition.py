@@ -189,4 +189,4 @@ def on_host_cluster(stack: Stack) -> Iterator[tuple[NamespacedCluster, Settings]
 
 
 # Scenarios that run on the namespaced cluster rather than on the stack's own broker.
-HOST_SCENARIOS = (Scenario("broker-partition", broker_partition, needs_local_stack=True),)
+HOST_SCENARIOS = (Scenario("broker-partition", broker_partition),)

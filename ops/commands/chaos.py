@@ -76,9 +76,11 @@ def _chaos(args: argparse.Namespace) -> int:
         if scenario.needs_local_stack and (stack.external_broker or stack.external_database):
             print(f"... skipping {scenario.name}: needs the local stack", file=sys.stderr)
             continue
-        if scenario.needs_cluster and len(stack.broker.nodes) < CLUSTER_NODES:
+        if scenario.needs_cluster and (
+            stack.external_broker or len(stack.broker.nodes) < CLUSTER_NODES
+        ):
             print(
-                f"... skipping {scenario.name}: needs a {CLUSTER_NODES}-node broker "
+                f"... skipping {scenario.name}: needs a local {CLUSTER_NODES}-node broker "
                 f"(`switchyard stack up --broker-nodes {CLUSTER_NODES}`)",
                 file=sys.stderr,
             )

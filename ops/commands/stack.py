@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from config.settings import MAX_BROKER_NODES
 from ops.stack.accounts import StackError
-from ops.stack.layout import MAX_BROKER_NODES
 from ops.stack.manager import Stack
 from ops.stack.packages import ensure_services
 

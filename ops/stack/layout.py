@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.settings import ENV_PREFIX, stack_dir
+from config.settings import ENV_PREFIX, MAX_BROKER_NODES, stack_dir
 
 HOST = "127.0.0.1"
 PORT_OFFSET_ENV = f"{ENV_PREFIX}STACK_PORT_OFFSET"
@@ -20,7 +20,6 @@ RABBIT_NODENAME = "switchyard@localhost"
 # node's, so switching between one node and a cluster never meets the other's database.
 RABBIT_CLUSTER_NODE = "switchyard-{index}"
 RABBIT_NAME_HOST = "localhost"
-MAX_BROKER_NODES = 9  # node ports step by one from the first node's; 10 apart is the next range
 VHOST = "switchyard"
 BROKER_ADMIN_USER = "switchyard-admin"
 BROKER_APP_USER = "switchyard"
