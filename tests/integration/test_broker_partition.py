@@ -28,7 +28,7 @@ SUMMARY = re.compile(
 )
 
 
-@pytest.mark.timeout(420)  # about 2.5 min on 2 shared cores: a cluster to form, one long cut
+@pytest.mark.timeout(420)  # 1.5-2.5 min on 2 shared cores: a cluster to form, one long cut
 def test_a_partitioned_node_pauses_and_nothing_is_lost(stack: Stack) -> None:
     cluster = NamespacedCluster.for_stack(stack)
     try:
