@@ -193,10 +193,6 @@ class HostNetwork:
 
         return _enter
 
-    def exec_argv(self, index: int, argv: list[str]) -> list[str]:
-        """`argv` run as root inside host `index` (`ip netns exec`), for a manual session."""
-        return ["ip", "netns", "exec", self.host(index).namespace, *argv]
-
     def _check_subnet_free(self) -> None:
         routed = _ip("-o", "route", "show", "to", "match", str(self.subnet.network_address + 1))
         for line in routed.splitlines():
