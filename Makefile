@@ -11,7 +11,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
 # The service packages (RabbitMQ, PostgreSQL, Prometheus): installed with apt-get when missing,
@@ -52,7 +52,7 @@ integration: services
 	$(PYTEST) tests/integration
 
 .PHONY: bench
-# Stock Celery, Dramatiq and Switchyard on the running stack (minutes); see docs/benchmarks.md.
+# Stock Celery against Switchyard on the running stack (a few minutes); see docs/benchmarks.md.
 bench: up
 	$(SY) bench
 
@@ -88,9 +88,11 @@ chaos: install
 # The broker faults against a three-node cluster: node kill, rolling restart, minority loss.
 # Publishing lasts as long as the faults do (a rolling restart is three node restarts), so
 # every fault meets tasks being published and consumed; under ~10 minutes on 2 cores.
+# broker-partition runs on a second cluster, on namespaced hosts it makes and removes (root).
 chaos-cluster: install
 	$(MAKE) up BROKER_NODES=3
 	$(SY) chaos --scenario broker-node-kill --tasks 3400 --faults 5 --publish-seconds 120
 	$(SY) chaos --scenario broker-rolling-restart --tasks 3400 --faults 3 --publish-seconds 200
 	$(SY) chaos --scenario broker-minority-loss --tasks 3400 --faults 3 --publish-seconds 150 \
 		--outage-seconds 30
+	$(SY) chaos --scenario broker-partition --tasks 3400 --faults 2 --publish-seconds 200

@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,8 @@ class ChaosSuite:
     guard: bool = True  # off: effects are applied without claiming their key (shows the check)
     current: Outcome | None = None  # the scenario running now, read by the progress display
     node_outage_s: float = DEFAULT_NODE_OUTAGE_S
+    # Per worker group, environment over the pool's (a cluster scenario's node to start on).
+    group_env: Callable[[int], dict[str, str]] | None = None
 
     @property
     def broker_urls(self) -> list[str]:
@@ -108,7 +111,8 @@ class ChaosSuite:
         env = self._worker_env(proxy)
 
         def start_group(index: int) -> Process:
-            return supervisor.start(f"worker-{index}", _argv(index), env)
+            own = self.group_env(index) if self.group_env is not None else {}
+            return supervisor.start(f"worker-{index}", _argv(index), {**env, **own})
 
         def restart_group(old: Process) -> Process:
             return start_group(len(supervisor.processes))

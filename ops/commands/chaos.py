@@ -6,13 +6,15 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from config.settings import get_settings, stack_dir
 from ops.broker import connection
 from ops.chaos import ledger
-from ops.chaos.faults import CLUSTER_NODES, DEFAULT_NODE_OUTAGE_S, SCENARIOS
-from ops.chaos.suite import ChaosSuite, print_table
+from ops.chaos.faults import CLUSTER_NODES, DEFAULT_NODE_OUTAGE_S, SCENARIOS, Scenario
+from ops.chaos.partition import HOST_SCENARIOS, group_env, on_host_cluster
+from ops.chaos.suite import ChaosSuite, Outcome, print_table
 from ops.progress import ProgressDisplay, choose_mode
 from ops.stack.manager import Stack
 from routing.declaration import TOPOLOGY
@@ -33,8 +35,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--scenario",
         action="append",
-        choices=[s.name for s in SCENARIOS],
-        help="run only these (repeatable); default: all",
+        choices=[s.name for s in (*SCENARIOS, *HOST_SCENARIOS)],
+        help="run only these (repeatable); default: all; broker-partition runs on a "
+        "three-node cluster on namespaced hosts it makes (root, `ip netns`)",
     )
     parser.add_argument(
         "--outage-seconds",
@@ -92,6 +95,10 @@ def _chaos(args: argparse.Namespace) -> int:
             display.unwatch()
             display.advance(args.tasks)
             print_table(outcomes[-1:], sys.stderr)
+    for scenario in [s for s in HOST_SCENARIOS if args.scenario and s.name in args.scenario]:
+        print(f"... {scenario.name}: namespaced hosts and a three-node cluster", file=sys.stderr)
+        outcomes.append(_on_hosts(stack, suite, scenario, args))
+        print_table(outcomes[-1:], sys.stderr)
     print()
     print_table(outcomes)
     if args.json:
@@ -109,3 +116,21 @@ def _chaos(args: argparse.Namespace) -> int:
         f"guard {'on' if suite.guard else 'off'}"
     )
     return 0 if all(o.passed for o in outcomes) else 1
+
+
+def _on_hosts(
+    stack: Stack, suite: ChaosSuite, scenario: Scenario, args: argparse.Namespace
+) -> Outcome:
+    """Run `scenario` against the cluster on namespaced hosts, made and removed here."""
+    with on_host_cluster(stack) as (cluster, settings):
+        with connection() as conn:
+            declare_topology(conn, TOPOLOGY)
+        on_cluster = ChaosSuite(
+            stack,
+            settings,
+            suite.log_dir,
+            groups=suite.groups,
+            guard=suite.guard,
+            group_env=partial(group_env, cluster),
+        )
+        return on_cluster.run(scenario, args.tasks, args.faults, args.publish_seconds)
