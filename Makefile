@@ -11,7 +11,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 # The service packages (RabbitMQ, PostgreSQL, Prometheus): installed with apt-get when missing,
@@ -52,7 +52,7 @@ integration: services
 	$(PYTEST) tests/integration
 
 .PHONY: bench
-# Stock Celery against Switchyard on the running stack (a few minutes); see docs/benchmarks.md.
+# Stock Celery, Dramatiq and Switchyard on the running stack (minutes); see docs/benchmarks.md.
 bench: up
 	$(SY) bench
 
