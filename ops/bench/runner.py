@@ -17,7 +17,9 @@ from ops.bench.clients import CeleryClient
 from ops.bench.memory import PeakMemory
 from ops.bench.model import Client, Configuration, Suite, Workload
 from ops.bench.workers import client_app, running_workers
+from ops.broker import connection
 from ops.progress import ProgressDisplay
+from routing.declaration import TOPOLOGY
 
 
 @dataclass
@@ -64,14 +66,42 @@ def steps(suite: Suite, repeat: int) -> int:
 
 def run_suite(suite: Suite, repeat: int, display: ProgressDisplay) -> Outcome:
     outcome = Outcome(suite, repeat)
-    for attempt in range(repeat):
-        if suite.measure_reference is not None:
-            display.step(f"[reference] {attempt + 1}/{repeat}")
-            outcome.record_reference(suite.measure_reference(display))
-            display.advance()
-        for configuration in rotation(suite, attempt):
-            _run_configuration(suite, configuration, f"{attempt + 1}/{repeat}", outcome, display)
+    try:
+        for attempt in range(repeat):
+            if suite.measure_reference is not None:
+                display.step(f"[reference] {attempt + 1}/{repeat}")
+                outcome.record_reference(suite.measure_reference(display))
+                display.advance()
+            for configuration in rotation(suite, attempt):
+                _run_configuration(
+                    suite, configuration, f"{attempt + 1}/{repeat}", outcome, display
+                )
+    finally:
+        remove_peer_entities(suite.configurations)
     return outcome
+
+
+def peer_entities(configurations: tuple[Configuration, ...]) -> tuple[list[str], list[str]]:
+    """The queues and exchanges the peers' own code declared on the broker: each queue a
+    peer consumes, Dramatiq's `.DQ`/`.XQ` companions, and an exchange named as the queue
+    (stock Celery's default queue comes with one). Never a queue the declaration owns."""
+    declared = {spec.name for spec in TOPOLOGY.queues}
+    queues = [q for c in configurations for q in (c.queues or ()) if q not in declared]
+    return [n for q in queues for n in (q, f"{q}.DQ", f"{q}.XQ")], queues
+
+
+def remove_peer_entities(configurations: tuple[Configuration, ...]) -> None:
+    """Leave the broker as the declaration describes it, so `topology diff` stays quiet after
+    a benchmark (deleting what does not exist is a no-op for RabbitMQ)."""
+    queues, exchanges = peer_entities(configurations)
+    if not queues:
+        return
+    with connection() as conn:
+        channel: Any = conn.channel()
+        for name in queues:
+            channel.queue_delete(name)
+        for name in exchanges:
+            channel.exchange_delete(name)
 
 
 def _run_configuration(

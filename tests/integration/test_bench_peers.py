@@ -18,7 +18,7 @@ from config.settings import Settings
 from ops.bench.compare_suite import DRAIN, DRAMATIQ, STOCK, SWITCHYARD, Sizes, configurations
 from ops.bench.model import Suite, Workload
 from ops.bench.report import as_dict
-from ops.bench.runner import run_suite
+from ops.bench.runner import peer_entities, run_suite
 from ops.bench.workloads import FirstDelivery, drain
 from ops.progress import ProgressDisplay
 
@@ -52,9 +52,12 @@ def test_each_peer_drains_its_backlog(broker: Connection, settings: Settings) ->
     entry = as_dict(outcome)["figures"][0]
     assert set(entry) >= {"ratio_to_stock", "ratio_to_dramatiq"}
     assert "[dramatiq] drain 1/1" in log.getvalue()
-    for configuration in chosen:
-        for queue in configuration.queues or ("default",):
-            assert _ready(settings, queue) == 0, queue
+    assert _ready(settings, "default") == 0
+    # The peers' own queues and exchanges are gone: the broker is as the declaration says.
+    queues, exchanges = peer_entities(chosen)
+    assert {"celery", "celery.DQ", "bench_dramatiq.DQ"} <= set(queues)
+    assert [q for q in queues if _exists(settings, queue=q)] == []
+    assert [e for e in exchanges if _exists(settings, exchange=e)] == []
 
 
 def test_first_delivery_is_seen_only_when_a_message_leaves(settings: Settings) -> None:
@@ -86,3 +89,21 @@ def _ready(settings: Settings, queue: str) -> int:
         return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
     finally:
         connection.close()
+
+
+def _exists(settings: Settings, *, queue: str = "", exchange: str = "") -> bool:
+    connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
+    try:
+        channel = connection.channel()
+        if queue:
+            channel.queue_declare(queue, passive=True)
+        else:
+            channel.exchange_declare(exchange, passive=True)
+        return True
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != 404:
+            raise
+        return False
+    finally:
+        if connection.is_open:
+            connection.close()
