@@ -51,6 +51,10 @@ py-amqp
   (`execution.guard`): undocumented, not private; the guard keeps the connection alive.
 - `Channel._basic_publish` (`producer.bulk`): a publish that does not wait for its confirm,
   on a confirm channel whose `basic_publish` does.
+- `TCPTransport._read`, `_read_buffer`, `_quick_recv` (`buffer_amqp_reads` here; installed
+  in every worker by `config.app`): py-amqp reads each frame with three `recv` calls sized
+  to the frame's parts, nine system calls per task message; read in chunks instead, a
+  backlog of small messages costs about one call per chunk.
 - `basic_message.Message.PROPERTIES` and `Message._serialize_properties` (`producer.amqp_frames`):
   the order and encoding of message properties, reproduced byte for byte.
 
@@ -68,10 +72,12 @@ billiard
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from logging import Logger
 from typing import Any
 
+from amqp import transport as amqp_transport
 from billiard import util as billiard_util
 from celery.utils import functional as celery_functional
 
@@ -127,3 +133,50 @@ def write_frames(connection: Any, frames: bytes) -> None:
 def run_after_forkers() -> None:
     """Run the after-fork hooks registered with billiard (and so by Celery and kombu)."""
     billiard_util._run_after_forkers()  # type: ignore[attr-defined]
+
+
+# What one `recv` asks for when a frame part is not buffered yet: several small task messages
+# (each three frames) per call, while the copy of what is left after a frame stays small.
+AMQP_READ_CHUNK = 8192
+
+
+def buffer_amqp_reads(chunk: int = AMQP_READ_CHUNK) -> None:
+    """Make py-amqp's TCP transport read up to `chunk` bytes per `recv`, not exactly a frame
+    part's size; idempotent. What it returns, and what it keeps on a timeout or an error,
+    are as py-amqp's own `_read`: exactly `n` bytes, or nothing consumed."""
+    transport: Any = amqp_transport.TCPTransport
+    installed = transport.__dict__["_read"]
+    if getattr(installed, "buffered_chunk", None) == chunk:
+        return
+
+    def _read(
+        self: Any,
+        n: int,
+        initial: bool = False,
+        _errnos: tuple[int, ...] = (errno.EAGAIN, errno.EINTR),
+    ) -> bytes:
+        rbuf = self._read_buffer
+        if len(rbuf) < n:
+            recv = self._quick_recv
+            try:
+                while len(rbuf) < n:
+                    try:
+                        s = recv(max(n - len(rbuf), chunk))
+                    except OSError as exc:
+                        if exc.errno in _errnos:
+                            if initial and self.raise_on_initial_eintr:
+                                raise TimeoutError() from None
+                            continue
+                        raise
+                    if not s:
+                        raise OSError("Server unexpectedly closed connection")
+                    rbuf += s
+            except BaseException:
+                self._read_buffer = rbuf
+                raise
+        result, self._read_buffer = rbuf[:n], rbuf[n:]
+        return bytes(result)
+
+    _read.buffered_chunk = chunk  # type: ignore[attr-defined]
+    _read.replaces = getattr(installed, "replaces", installed)  # type: ignore[attr-defined]
+    transport._read = _read

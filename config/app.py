@@ -14,6 +14,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import celeryd_init
 
+from compat import buffer_amqp_reads
 from config.celery_defaults import FIXED
 from config.schedule import beat_schedule
 from config.settings import Settings, SettingsError, get_settings
@@ -96,6 +97,18 @@ def refuse_producer_credentials(celery: Celery) -> Callable[..., None]:
     return check
 
 
+def buffer_broker_reads(celery: Celery) -> Callable[..., None]:
+    """A `celeryd_init` receiver: a worker of `celery` reads its broker connection in chunks
+    (`compat.buffer_amqp_reads`); workers of other apps in the same process are left as
+    Celery makes them, so the benchmark's stock worker stays stock."""
+
+    def install(instance: Any = None, **_: Any) -> None:
+        if getattr(instance, "app", None) is celery:
+            buffer_amqp_reads()
+
+    return install
+
+
 def create_app() -> Celery:
     """A Celery app whose configuration is computed on first access, not at import."""
     celery = Celery(
@@ -107,6 +120,7 @@ def create_app() -> Celery:
     celery.add_defaults(lambda: celery_settings(get_settings()))
     celery.steps["consumer"].add(WatchConnection)
     celeryd_init.connect(refuse_producer_credentials(celery), weak=False)
+    celeryd_init.connect(buffer_broker_reads(celery), weak=False)
     install_health_files(celery)
     install_bounded_logs()
     instrument(celery)

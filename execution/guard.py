@@ -142,6 +142,15 @@ class TaskGuard:
         self, name: str, soft_limit_s: float | None, hard_limit_s: float | None
     ) -> Iterator[None]:
         """Guard the task run inside this block."""
+        self.begin(name, soft_limit_s, hard_limit_s)
+        try:
+            yield
+        finally:
+            self.end()
+
+    def begin(self, name: str, soft_limit_s: float | None, hard_limit_s: float | None) -> None:
+        """Guard the task that runs from now until `end` (what `running` does, without a
+        context manager's cost on the inline pool's path of every task)."""
         now = time.monotonic()
         job = _Job(
             name=name,
@@ -154,12 +163,9 @@ class TaskGuard:
         )
         with self._lock:
             self._job = job
-        try:
-            yield
-        finally:
-            self._end()
 
-    def _end(self) -> None:
+    def end(self) -> None:
+        """The guarded task has returned or raised."""
         try:
             self._job = None
         except BaseException:  # an interrupt landing just as the task returned: moot now

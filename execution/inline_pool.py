@@ -97,9 +97,14 @@ class InlinePool(BasePool):
             )
             return
 
+        guard = self.guard
+
         def guarded(*a: Any, **kw: Any) -> Any:
-            with self.guard.running(name, soft, hard):
+            guard.begin(name, soft, hard)
+            try:
                 return target(*a, **kw)
+            finally:
+                guard.end()
 
         apply_target(guarded, args, kwargs, callback, accept_callback, **options)
 

@@ -2,9 +2,10 @@
 
 Celery builds one handler per task with the strategy named by the task class; the handler
 turns a delivered message into a request. This one is Celery's default strategy, behind
-the shared rate limit (`execution.shared_rate_limit`), with one change in an inline pool:
-the request's ack goes to the pool's ack batch (`execution.ack_batch`), which writes it
-after the task has run, together with the acks of the tasks that ran just before.
+the shared rate limit (`execution.shared_rate_limit`), with two changes in an inline pool:
+the common message is decoded once (`execution.inline_handler`), and the request's ack
+goes to the pool's ack batch (`execution.ack_batch`), which writes it after the task has
+run, together with the acks of the tasks that ran just before.
 
 While Celery is restoring its prefetch count after a reconnect (it raises the count one
 step per ack), requests keep Celery's own ack, which drives that restoring.
@@ -19,6 +20,7 @@ from celery import Celery, Task
 from kombu.message import Message
 
 from compat import prefetch_restoring
+from execution.inline_handler import inline_handler
 from execution.inline_pool import InlinePool
 from execution.shared_rate_limit import shared_rate_limit_strategy
 
@@ -29,7 +31,10 @@ def worker_strategy(
     """The handler of `task`'s messages for `consumer`."""
     handle: Callable[..., Any] = shared_rate_limit_strategy(task, app, consumer, **kwargs)
     pool = getattr(consumer, "pool", None)
-    acks = pool.acks if isinstance(pool, InlinePool) else None
+    if not isinstance(pool, InlinePool):
+        return handle
+    handle = inline_handler(task, app, consumer, fallback=handle)
+    acks = pool.acks
     if acks is None:
         return handle
     acks.fit_prefetch(int(getattr(consumer, "initial_prefetch_count", 0) or 0))

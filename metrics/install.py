@@ -19,7 +19,6 @@ _HANDLERS = (
     (signals.task_received, worker.on_task_received),
     (signals.task_prerun, worker.on_task_prerun),
     (signals.task_postrun, worker.on_task_postrun),
-    (signals.task_success, worker.on_task_success),
     (signals.task_failure, worker.on_task_failure),
     (signals.task_retry, worker.on_task_retry),
     (signals.task_revoked, worker.on_task_revoked),

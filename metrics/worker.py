@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from celery.exceptions import Reject
-from celery.states import REJECTED
+from celery.states import REJECTED, SUCCESS
 
 from metrics import instruments as m
 from metrics.exposition import (
@@ -84,17 +84,17 @@ def on_task_prerun(task_id: str = "", task: Any = None, **_: Any) -> None:
 
 
 def on_task_postrun(task_id: str = "", task: Any = None, state: str = "", **_: Any) -> None:
+    """Counts success here too: `task_postrun` says the state, and no `task_success`
+    receiver means Celery's tracer skips sending that signal for every task."""
     queue = _queue(task.request.delivery_info)
     m.child(m.worker_tasks_active, _Identity.hostname, _Identity.pool).dec()
     started = _started_at.pop(task_id, None)
     if started is not None:
         m.child(m.task_runtime, task.name, queue).observe(time.monotonic() - started)
-    if state == REJECTED:
+    if state == SUCCESS:
+        m.child(m.task_succeeded, task.name, queue).inc()
+    elif state == REJECTED:
         m.child(m.task_rejected, task.name, queue).inc()
-
-
-def on_task_success(sender: Any = None, **_: Any) -> None:
-    m.child(m.task_succeeded, sender.name, _queue(sender.request.delivery_info)).inc()
 
 
 def on_task_failure(sender: Any = None, exception: BaseException | None = None, **_: Any) -> None:

@@ -223,6 +223,22 @@ def _reject_log_error() -> str | None:
 # -- py-amqp -----------------------------------------------------------------------------
 
 
+def _chunked_reads() -> str | None:
+    """`TCPTransport._read(n, initial, ...)` reads exactly n bytes through `_quick_recv`
+    into `_read_buffer`, which `read_frame` reads every frame part through."""
+    transport: Any = amqp.transport.TCPTransport
+    setup = inspect.getsource(transport._setup_transport)
+    if "self._read_buffer" not in setup or "self._quick_recv" not in setup:
+        return "TCPTransport._setup_transport no longer sets _read_buffer and _quick_recv"
+    installed = transport.__dict__["_read"]
+    original = getattr(installed, "replaces", installed)  # py-amqp's, even once replaced
+    problem = _parameters(original, ("n", "initial", "_errnos"))
+    if problem or "raise_on_initial_eintr" not in inspect.getsource(original):
+        return problem or "TCPTransport._read no longer honours raise_on_initial_eintr"
+    abstract: Any = amqp.transport._AbstractTransport  # type: ignore[attr-defined]
+    return _calls(abstract, "read_frame", "self._read")
+
+
 def _frame_writer() -> str | None:
     """Every frame goes through `Connection.frame_writer`, which can be replaced."""
     member = inspect.getattr_static(amqp.connection.Connection, "frame_writer")
@@ -353,6 +369,9 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract("celery", "DELAYED_DELIVERY_STEP", "routing.delayed_binding", _steps),
     Contract("kombu", "Message.reject_log_error", "deadletter.consumer", _reject_log_error),
     Contract("amqp", "Connection.frame_writer", "execution.write_lock", _frame_writer),
+    Contract("amqp", "TCPTransport._read", "compat.buffer_amqp_reads", _chunked_reads),
+    Contract("amqp", "TCPTransport._read_buffer", "compat.buffer_amqp_reads", _chunked_reads),
+    Contract("amqp", "TCPTransport._quick_recv", "compat.buffer_amqp_reads", _chunked_reads),
     Contract("amqp", "Connection.send_heartbeat", "execution.guard", _heartbeat_attributes),
     Contract(
         "amqp", "Connection.last_heartbeat_received", "execution.guard", _heartbeat_attributes
