@@ -35,7 +35,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ACK_BATCH_SIZE = 8
+DEFAULT_ACK_BATCH_SIZE = 32
 DEFAULT_ACK_BATCH_DELAY_MS = 50.0
 # The app's configuration key (`config.app` fills it from the settings): (size, delay in ms).
 ACK_BATCH_KEY = "switchyard_ack_batch"

@@ -43,9 +43,10 @@ TOPOLOGY = Topology(
             concurrency=1,
             replicas=2,
             max_replicas=8,
-            # An inline worker waits for the broker between acks and deliveries; 16 in
-            # flight keep it busy where 4 left it idle a third of the time.
-            prefetch_multiplier=16,
+            # An inline worker waits for the broker between acks and deliveries: 64 in
+            # flight, acked 32 at a time (`execution.ack_batch`), keep it busy and halve the
+            # quorum queue's CPU per task against 16 acked 8 at a time (docs/pools.md).
+            prefetch_multiplier=64,
             max_tasks_per_child=None,
             description="throughput pool for short tasks, run inline",
             log_level="WARNING",
