@@ -36,7 +36,7 @@ STOCK, DRAMATIQ, TUNED, QUORUM, SWITCHYARD = (
     "switchyard",
 )
 # The tuned Dramatiq: one process per core, 8 threads each, and a deeper prefetch than its
-# default of 2 x threads, as the Switchyard pool is tuned (prefetch 16 per inline worker).
+# default of 2 x threads, as the Switchyard pool is tuned (prefetch 64 per inline worker).
 TUNED_PROCESSES, TUNED_THREADS, TUNED_PREFETCH = 2, 8, 256
 
 PUBLISH = Figure("publish", "publish rate", "tasks/s", "higher", targets=(at_least(5, STOCK),))
