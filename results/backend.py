@@ -67,6 +67,8 @@ class SwitchyardBackend(_Base):  # type: ignore[misc]
         self.pool = ProcessPool(url)
         self.retention = Retention(self.expires)
         self.waiter = Waiter(url, self._read_metas, self._notified_meta)
+        # Read once: a configuration lookup per stored state was a few % of a task's CPU.
+        self.extended = bool(self.app.conf.find_value_for_key("extended", "result"))
 
     def as_uri(self, include_password: bool = False) -> str:
         return f"{BACKEND_SCHEME}+{super().as_uri(include_password)}"
@@ -104,7 +106,7 @@ class SwitchyardBackend(_Base):  # type: ignore[misc]
         self, task_id: str, result: Any, state: str, traceback: str | None, request: Any
     ) -> store.StateRow:
         delivery = getattr(request, "delivery_info", None) or {}
-        extended = request is not None and self.app.conf.find_value_for_key("extended", "result")
+        extended = request is not None and self.extended
         children = self.current_task_children(request)
         if state in states.EXCEPTION_STATES:
             result = codec.bounded_exception(result)
