@@ -64,6 +64,14 @@ TEMPLATED = frozenset(
 ACCEPTED, NOT_TAKEN, LOST = "accepted", "not taken", "lost"
 
 
+def templated_options(options: dict[str, Any]) -> bool:
+    """Whether a template reproduces these `apply_async` options exactly (queue and
+    exchange by name; a kombu entity may carry its own declaration)."""
+    return TEMPLATED.issuperset(options) and all(
+        isinstance(options.get(k, ""), str) for k in ("queue", "exchange")
+    )
+
+
 def install(app: Celery, *, confirm_timeout_s: float = CONFIRM_TIMEOUT_S) -> FastApply:
     """Send `app`'s tasks through a `FastApply` from now on; return it (`close` to stop)."""
     sender = FastApply(app, confirm_timeout_s=confirm_timeout_s)
@@ -143,6 +151,7 @@ class FastApply:
             *probe.connection_errors,
             *probe.channel_errors,
         )
+        self.stamped_sent = 0  # calls this sender published itself, confirmed
         self._quiet_backend: bool | None = None  # no `on_task_call` to run (rpc has one)
         os.register_at_fork(after_in_child=self._forget)
 
@@ -162,7 +171,7 @@ class FastApply:
         key = shape_key(signature)
         if key is None:
             return Declined()
-        encoded = self.encoder.stamp(key, signature)
+        encoded = self.encoder.stamp(key, signature, self.app.thread_oid)
         if encoded is None:
             if self.encoder.seen(key):
                 return Declined()  # a shape no template can reproduce
@@ -175,6 +184,8 @@ class FastApply:
         outcome = self._send(encoded)
         if outcome != ACCEPTED:
             return Declined(encoded.task_id if outcome == LOST else None)
+        with self._lock:
+            self.stamped_sent += 1
         if encoded.labels is not None:
             m.task_sent.labels(*encoded.labels).inc()
         result: AsyncResult[Any] = task.AsyncResult(encoded.task_id)
@@ -191,8 +202,7 @@ class FastApply:
     def _covers(self, options: dict[str, Any]) -> bool:
         app = self.app
         return (
-            TEMPLATED.issuperset(options)
-            and all(isinstance(options.get(k, ""), str) for k in ("queue", "exchange"))
+            templated_options(options)
             and not app.conf.task_always_eager
             and not app.conf.task_send_sent_event
             and app.current_worker_task is None

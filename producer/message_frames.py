@@ -107,9 +107,12 @@ class MessageEncoder:
         """Whether a message of the shape was learned, whether or not it gave a template."""
         return key in self._shapes
 
-    def stamp(self, key: ShapeKey, signature: Signature[Any]) -> Encoded | None:
+    def stamp(
+        self, key: ShapeKey, signature: Signature[Any], reply_to: str | None = None
+    ) -> Encoded | None:
         """The message of `signature` (whose shape is `key`) stamped from its shape's
         template; None when the shape has none (not learned yet, or no template possible).
+        `reply_to` as `MessageTemplate.stamp` takes it.
 
         Raises:
             TypeError: the arguments do not fit the task, as `apply_async` raises it.
@@ -118,7 +121,7 @@ class MessageEncoder:
         if shape is None:
             return None
         task_id = signature.options.get("task_id") or uuid()
-        stamped = shape.template.stamp(task_id, signature.args, signature.kwargs)
+        stamped = shape.template.stamp(task_id, signature.args, signature.kwargs, reply_to)
         return Encoded(
             task_id,
             shape.destination,
