@@ -33,16 +33,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from celery import Celery, Signature, Task
+from celery import Celery, Task
 from celery.backends.base import BaseBackend
 from celery.result import AsyncResult
+from celery.utils import uuid
 
 from execution.fast_send import Declined, install_fast_send
 from metrics import instruments as m
 from producer.amqp_frames import Destination
 from producer.bulk import Confirms, confirm_channel, only_own_publish_receivers
 from producer.message_frames import Encoded, MessageEncoder
-from producer.message_template import ShapeKey, shape_key
+from producer.message_template import ShapeKey, options_key
 
 CONFIRM_TIMEOUT_S = 30.0
 # `apply_async` options whose effect a template reproduces exactly: they are part of the
@@ -165,17 +166,15 @@ class FastApply:
     ) -> AsyncResult[Any] | Declined:
         if not self._covers(options):
             return Declined()
-        signature: Signature[Any] = Signature(task.name, args, kwargs, options, app=self.app)
-        if task_id is not None:
-            signature.options["task_id"] = task_id
-        key = shape_key(signature)
-        if key is None:
-            return Declined()
-        encoded = self.encoder.stamp(key, signature, self.app.thread_oid)
+        args, kwargs = args or (), kwargs or {}  # as Celery reads them
+        if type(args) not in {tuple, list} or type(kwargs) is not dict:
+            return Declined()  # Celery says what is wrong with them
+        key = options_key(task.name, options)
+        encoded = self.encoder.stamp(key, task_id or uuid(), args, kwargs, self.app.thread_oid)
         if encoded is None:
             if self.encoder.seen(key):
                 return Declined()  # a shape no template can reproduce
-            return self._first_of_shape(task, signature, key)
+            return self._first_of_shape(task, (args, kwargs, task_id, options), key)
         return self._stamped(task, encoded, options)
 
     def _stamped(
@@ -219,10 +218,14 @@ class FastApply:
         return self._quiet_backend
 
     def _first_of_shape(
-        self, task: Task[Any, Any], signature: Signature[Any], key: ShapeKey
+        self,
+        task: Task[Any, Any],
+        call: tuple[Any, dict[str, Any], str | None, dict[str, Any]],
+        key: ShapeKey,
     ) -> AsyncResult[Any] | Declined:
         """Celery's own `apply_async` on this sender's channel; its message is the shape's
         template. What Celery raises (a nack, a bad argument) reaches the caller as is."""
+        args, kwargs, task_id, options = call
         with self._lock:
             try:
                 link = self._current()
@@ -231,10 +234,7 @@ class FastApply:
             link.kept = None
             try:
                 result: AsyncResult[Any] = task.apply_async(
-                    signature.args,
-                    signature.kwargs,
-                    producer=link.producer,
-                    **signature.options,
+                    args, kwargs, task_id, producer=link.producer, **options
                 )
             finally:
                 if link.producer.channel is not link.channel:  # kombu revived it: start anew

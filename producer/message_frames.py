@@ -12,6 +12,7 @@ encoded byte for byte as py-amqp encodes them (`producer.amqp_frames`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +99,10 @@ class MessageEncoder:
                 are not JSON, as `apply_async` raises them.
         """
         key = shape_key(signature) if self._templates_allowed else None
-        encoded = self.stamp(key, signature) if key is not None else None
+        encoded = None
+        if key is not None:
+            task_id = signature.options.get("task_id") or uuid()
+            encoded = self.stamp(key, task_id, signature.args, signature.kwargs)
         if encoded is None:
             return self._through_celery(signature, key)
         return encoded
@@ -108,11 +112,16 @@ class MessageEncoder:
         return key in self._shapes
 
     def stamp(
-        self, key: ShapeKey, signature: Signature[Any], reply_to: str | None = None
+        self,
+        key: ShapeKey,
+        task_id: str,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        reply_to: str | None = None,
     ) -> Encoded | None:
-        """The message of `signature` (whose shape is `key`) stamped from its shape's
-        template; None when the shape has none (not learned yet, or no template possible).
-        `reply_to` as `MessageTemplate.stamp` takes it.
+        """The message of a call of shape `key` stamped from the shape's template; None when
+        the shape has none (not learned yet, or no template possible). The arguments and
+        `reply_to` as `MessageTemplate.stamp` takes them.
 
         Raises:
             TypeError: the arguments do not fit the task, as `apply_async` raises it.
@@ -120,8 +129,7 @@ class MessageEncoder:
         shape = self._shapes.get(key)
         if shape is None:
             return None
-        task_id = signature.options.get("task_id") or uuid()
-        stamped = shape.template.stamp(task_id, signature.args, signature.kwargs, reply_to)
+        stamped = shape.template.stamp(task_id, args, kwargs, reply_to)
         return Encoded(
             task_id,
             shape.destination,

@@ -46,8 +46,13 @@ def shape_key(signature: Signature[Any]) -> ShapeKey | None:
     """
     if type(signature) is not Signature or _GIVEN_REPRS & signature.options.keys():
         return None
-    options = {k: v for k, v in signature.options.items() if k != "task_id"}
-    return str(signature.task), repr(sorted(options.items()))
+    return options_key(str(signature.task), signature.options)
+
+
+def options_key(name: str, options: Mapping[str, Any]) -> ShapeKey:
+    """The shape of a call of task `name` with these `apply_async` options (the task id
+    aside); `shape_key` for a signature."""
+    return name, repr(sorted((k, v) for k, v in options.items() if k != "task_id"))
 
 
 @dataclass(frozen=True)

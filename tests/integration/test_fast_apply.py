@@ -75,12 +75,19 @@ def _sent_count() -> float:
     return REGISTRY.get_sample_value(d.TASK_SENT.name, labels) or 0.0
 
 
-def test_a_stamped_message_equals_celerys_own(fast: FastApply, amqp: Any) -> None:
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [(("same",), {"pause_s": 0.0}), (["same", 0.5], None), (("x" * 300,), {})],
+    ids=["tuple and dict", "list and none", "a long repr"],
+)
+def test_a_stamped_message_equals_celerys_own(
+    fast: FastApply, amqp: Any, args: Any, kwargs: Any
+) -> None:
     install_fast_send(app, None)
-    celery = echo.apply_async(("same",), {"pause_s": 0.0})  # Celery's own path
+    celery = echo.apply_async(args, kwargs)  # Celery's own path
     install_fast_send(app, fast)
     echo.apply_async(("other",), {"pause_s": 0.0})  # first of the shape: Celery, template kept
-    stamped = echo.apply_async(("same",), {"pause_s": 0.0})
+    stamped = echo.apply_async(args, kwargs)
     assert fast.stamped_sent == 1  # the third call was the fast path's, not Celery's
 
     messages = _by_id(_take_all(amqp))
@@ -148,8 +155,11 @@ def test_a_nack_raises_what_celery_raises_and_nothing_is_queued(
         install_fast_send(app, fast)
         with pytest.raises(OperationalError) as ours:
             echo.apply_async(("refused",))
+        with pytest.raises(OperationalError) as first:  # a new shape: Celery on our channel
+            echo.apply_async(("refused",), ignore_result=True)
         assert fast.stamped_sent == 0
         assert type(ours.value) is type(celerys.value)
+        assert type(first.value) is type(celerys.value)
         assert [body for _, body in _take_all(amqp)] == [FILLER]  # nothing of ours queued
     after = echo.apply_async(("after",))  # the check can fail: without the policy it is taken
     assert fast.stamped_sent == 1
