@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from amqp.exceptions import MessageNacked
 from celery import Celery, Task
 from celery.backends.base import BaseBackend
 from celery.result import AsyncResult
@@ -114,8 +115,6 @@ class _Link:
         self.kept = (message, Destination(exchange, routing_key, mandatory))
         outcome = self._wait(self, tag)
         if outcome == NOT_TAKEN:
-            from amqp.exceptions import MessageNacked
-
             raise MessageNacked()
         if outcome == LOST:
             raise ConnectionError("the broker connection failed before the publish was confirmed")

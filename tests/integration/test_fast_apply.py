@@ -3,6 +3,7 @@ a nack raises what Celery raises, and what the fast path does not cover goes to 
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -44,12 +45,13 @@ PROPERTIES = (
 )
 THREADS, CALLS_PER_THREAD = 4, 25
 RESULT_TIMEOUT_S = 60
+CONFIRM_TIMEOUT_S = 10.0  # a lost confirm fails a test sooner than the default
 
 
 @pytest.fixture
 def fast(broker: Connection) -> Iterator[FastApply]:
     """The fast path installed on the app for one test, and Celery's own path after it."""
-    sender = install(app)
+    sender = install(app, confirm_timeout_s=CONFIRM_TIMEOUT_S)
     yield sender
     install_fast_send(app, None)
     sender.close()
@@ -165,6 +167,32 @@ def test_a_nack_raises_what_celery_raises_and_nothing_is_queued(
     assert fast.stamped_sent == 1
     assert [p.headers["id"] for p, _ in _take_all(amqp)] == [after.id]
     assert accepted.id != after.id
+
+
+def _send_from_child(fast: FastApply, out: Any) -> None:
+    """In a forked child: one call, then what the child's sender saw."""
+    task_id = echo.apply_async(("child",)).id
+    out.put((task_id, fast.stamped_sent))
+
+
+def test_a_forked_child_sends_on_its_own_connection(fast: FastApply, amqp: Any) -> None:
+    """Were the parent's connection shared, the broker's delivery tags of its channel would
+    run ahead of the parent's count and the parent's next call would never see its ack."""
+    echo.apply_async(("template",))
+    echo.apply_async(("parent-1",))  # the parent's connection is open and in use
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_send_from_child, args=(fast, out))
+    child.start()
+    child_id, child_stamped = out.get(timeout=RESULT_TIMEOUT_S)
+    child.join(RESULT_TIMEOUT_S)
+    assert child.exitcode == 0
+    assert child_stamped == 2  # the parent's one, then the child's own, confirmed
+    parent_2 = echo.apply_async(("parent-2",))
+    assert fast.stamped_sent == 2  # the parent's own tags still line up with the broker's
+    arrived = [p.headers["id"] for p, _ in _take_all(amqp)]
+    assert len(arrived) == 4
+    assert {child_id, parent_2.id} <= set(arrived)
 
 
 def test_fallbacks_go_through_celery(fast: FastApply, amqp: Any) -> None:
