@@ -169,7 +169,10 @@ class FastApply:
         if type(args) not in {tuple, list} or type(kwargs) is not dict:
             return Declined()  # Celery says what is wrong with them
         key = options_key(task.name, options)
-        encoded = self.encoder.stamp(key, task_id or uuid(), args, kwargs, self.app.thread_oid)
+        try:
+            encoded = self.encoder.stamp(key, task_id or uuid(), args, kwargs, self.app.thread_oid)
+        except Exception:  # arguments that do not fit or encode: Celery raises its own error
+            return Declined()
         if encoded is None:
             if self.encoder.seen(key):
                 return Declined()  # a shape no template can reproduce

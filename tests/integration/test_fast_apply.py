@@ -223,6 +223,27 @@ def test_fallbacks_go_through_celery(fast: FastApply, amqp: Any) -> None:
     assert fast.stamped_sent == 1
 
 
+def test_bad_arguments_raise_what_celery_raises(fast: FastApply, amqp: Any) -> None:
+    echo.apply_async(("template",))
+
+    def not_json() -> None:
+        echo.apply_async((object(),))
+
+    def too_many() -> None:
+        echo.delay(1, 2, 3)
+
+    for bad_call in (not_json, too_many):
+        install_fast_send(app, None)
+        with pytest.raises(Exception) as celerys:  # noqa: PT011 - whatever Celery raises
+            bad_call()
+        install_fast_send(app, fast)
+        with pytest.raises(type(celerys.value)) as ours:
+            bad_call()
+        assert str(ours.value) == str(celerys.value)
+    assert fast.stamped_sent == 0
+    assert queue_depth(amqp, QUEUE) == 1  # the template's call only
+
+
 def test_tasks_sent_counts_fast_path_publishes(fast: FastApply, amqp: Any) -> None:
     before = _sent_count()
     for i in range(5):
