@@ -39,7 +39,7 @@ from celery.backends.base import BaseBackend
 from celery.result import AsyncResult
 from celery.utils import uuid
 
-from execution.fast_send import Declined, install_fast_send
+from execution.fast_send import Declined, install_fast_send, installed_fast_send
 from metrics import instruments as m
 from producer.amqp_frames import Destination
 from producer.bulk import Confirms, confirm_channel, only_own_publish_receivers
@@ -75,7 +75,14 @@ def templated_options(options: dict[str, Any]) -> bool:
 
 
 def install(app: Celery, *, confirm_timeout_s: float = CONFIRM_TIMEOUT_S) -> FastApply:
-    """Send `app`'s tasks through a `FastApply` from now on; return it (`close` to stop)."""
+    """Send `app`'s tasks through a `FastApply` from now on; return it (`close` to stop).
+
+    Installing again (an app factory run twice) replaces the sender and closes the old one's
+    connection.
+    """
+    previous = installed_fast_send(app)
+    if isinstance(previous, FastApply):
+        previous.close()
     sender = FastApply(app, confirm_timeout_s=confirm_timeout_s)
     install_fast_send(app, sender)
     return sender
