@@ -49,8 +49,10 @@ py-amqp
   a lock so that the inline pool's guard and the worker's thread never write at once.
 - `Connection.send_heartbeat`, `heartbeat`, `last_heartbeat_received`, `transport.sock`
   (`execution.guard`): undocumented, not private; the guard keeps the connection alive.
-- `Channel._basic_publish` (`producer.bulk`): a publish that does not wait for its confirm,
-  on a confirm channel whose `basic_publish` does.
+- `Channel._basic_publish` (`producer.bulk`, `producer.fast_apply`): a publish that does not
+  wait for its confirm, on a confirm channel whose `basic_publish` does; the fast path's
+  first call of a shape then waits for its own confirm, among others' in flight, and raises
+  `MessageNacked` as `basic_publish_confirm` does.
 - `TCPTransport._read`, `_read_buffer`, `_quick_recv` (`buffer_amqp_reads` here; installed
   in every worker by `config.app`): py-amqp reads each frame with three `recv` calls sized
   to the frame's parts, nine system calls per task message; read in chunks instead, a

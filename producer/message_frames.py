@@ -12,6 +12,7 @@ encoded byte for byte as py-amqp encodes them (`producer.amqp_frames`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,11 +99,37 @@ class MessageEncoder:
                 are not JSON, as `apply_async` raises them.
         """
         key = shape_key(signature) if self._templates_allowed else None
-        shape = self._shapes.get(key) if key is not None else None
-        if shape is None:
+        encoded = None
+        if key is not None:
+            task_id = signature.options.get("task_id") or uuid()
+            encoded = self.stamp(key, task_id, signature.args, signature.kwargs)
+        if encoded is None:
             return self._through_celery(signature, key)
-        task_id = signature.options.get("task_id") or uuid()
-        stamped = shape.template.stamp(task_id, signature.args, signature.kwargs)
+        return encoded
+
+    def seen(self, key: ShapeKey) -> bool:
+        """Whether a message of the shape was learned, whether or not it gave a template."""
+        return key in self._shapes
+
+    def stamp(
+        self,
+        key: ShapeKey,
+        task_id: str,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        reply_to: str | None = None,
+    ) -> Encoded | None:
+        """The message of a call of shape `key` stamped from the shape's template; None when
+        the shape has none (not learned yet, or no template possible). The arguments and
+        `reply_to` as `MessageTemplate.stamp` takes them.
+
+        Raises:
+            TypeError: the arguments do not fit the task, as `apply_async` raises it.
+        """
+        shape = self._shapes.get(key)
+        if shape is None:
+            return None
+        stamped = shape.template.stamp(task_id, args, kwargs, reply_to)
         return Encoded(
             task_id,
             shape.destination,
@@ -110,6 +137,13 @@ class MessageEncoder:
             stamped.body,
             shape.labels,
         )
+
+    def learn(self, key: ShapeKey, message: Any, destination: Destination) -> None:
+        """Keep the template of a message Celery built (a py-amqp `Message`) for its shape."""
+        if key in self._shapes:
+            return
+        properties = message.properties
+        self._shapes[key] = self._shape(properties, _body_bytes(message), destination)
 
     def _through_celery(self, signature: Signature[Any], key: ShapeKey | None) -> Encoded:
         self._channel.kept = None
@@ -119,12 +153,10 @@ class MessageEncoder:
         if self._channel.kept is None:
             raise RuntimeError(f"Celery built no message for {signature.task}")
         message, destination = self._channel.kept
+        body = _body_bytes(message)
         properties = message.properties
-        body = message.body
-        if isinstance(body, str):  # as py-amqp's frame writer encodes a text body
-            body = body.encode(properties.setdefault("content_encoding", "utf-8"))
-        if key is not None and key not in self._shapes:
-            self._shapes[key] = self._shape(properties, body, destination)
+        if key is not None:
+            self.learn(key, message, destination)
         serialized = PropertiesLayout(properties, (), HEADERS).encode(properties)
         return Encoded(str(result.id), destination, serialized, body, None)
 
@@ -139,3 +171,11 @@ class MessageEncoder:
         layout = PropertiesLayout(properties, STAMPED_FIELDS, HEADERS)
         labels = (template.name, m.queue_label(destination.routing_key))
         return _Shape(template, destination, layout, labels)
+
+
+def _body_bytes(message: Any) -> bytes:
+    """The body of a py-amqp message as its frame writer encodes it."""
+    body = message.body
+    if isinstance(body, str):
+        body = body.encode(message.properties.setdefault("content_encoding", "utf-8"))
+    return bytes(body)

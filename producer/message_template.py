@@ -31,7 +31,7 @@ JSON = "application/json"
 HEADERS = "application_headers"  # the property holding the headers, as py-amqp names it
 # What `MessageTemplate.stamp` writes per task: headers, then properties.
 STAMPED_FIELDS = frozenset(
-    ("id", "root_id", "argsrepr", "kwargsrepr", PUBLISHED_AT_HEADER, "correlation_id")
+    ("id", "root_id", "argsrepr", "kwargsrepr", PUBLISHED_AT_HEADER, "correlation_id", "reply_to")
 )
 _TIMED_HEADERS = ("eta", "expires")
 _GIVEN_REPRS = frozenset(("argsrepr", "kwargsrepr"))
@@ -46,8 +46,13 @@ def shape_key(signature: Signature[Any]) -> ShapeKey | None:
     """
     if type(signature) is not Signature or _GIVEN_REPRS & signature.options.keys():
         return None
-    options = {k: v for k, v in signature.options.items() if k != "task_id"}
-    return str(signature.task), repr(sorted(options.items()))
+    return options_key(str(signature.task), signature.options)
+
+
+def options_key(name: str, options: Mapping[str, Any]) -> ShapeKey:
+    """The shape of a call of task `name` with these `apply_async` options (the task id
+    aside); `shape_key` for a signature."""
+    return name, repr(sorted((k, v) for k, v in options.items() if k != "task_id"))
 
 
 @dataclass(frozen=True)
@@ -123,8 +128,17 @@ class MessageTemplate:
             check_arguments=check,
         )
 
-    def stamp(self, task_id: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Stamped:
+    def stamp(
+        self,
+        task_id: str,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        reply_to: str | None = None,
+    ) -> Stamped:
         """The message Celery would build for this shape with `task_id` and these arguments.
+
+        `reply_to`: the sending thread's `app.thread_oid`, which Celery puts there; None
+        keeps the template's (a publisher that sends from the thread that built it).
 
         Raises:
             TypeError: the arguments do not fit the task's signature (as `apply_async`).
@@ -141,6 +155,8 @@ class MessageTemplate:
             headers[PUBLISHED_AT_HEADER] = time.time()
         properties = dict(self.properties)
         properties["correlation_id"] = task_id
+        if reply_to is not None:
+            properties["reply_to"] = reply_to
         properties[HEADERS] = headers
         # What `json.dumps([args, kwargs, embed])` writes, without re-encoding the embed.
         body = f"[{_json(args, '[]')}, {_json(kwargs, '{}')}, {self.embed_json}]"

@@ -14,9 +14,11 @@ from typing import Any
 from celery import Celery, Signature
 from celery.result import AsyncResult
 
+from execution.fast_send import install_fast_send
 from ops.bench.model import Configuration
 from ops.bench.tasks import mark, noop
 from producer.bulk import enqueue_many
+from producer.fast_apply import install
 
 
 def apply_in_loop(app: Celery, signatures: list[Signature[Any]]) -> list[AsyncResult[Any]]:
@@ -53,6 +55,7 @@ class CeleryClient:
         self.configuration = configuration
         self.start_workers = start_workers
         self.queue = probe_queue_name(app)
+        self.fast = install(app) if configuration.fast_apply else None
 
     def send_noops(self, count: int, store_results: bool) -> list[Any]:
         send = self.configuration.send_many or apply_in_loop
@@ -67,6 +70,9 @@ class CeleryClient:
             channel.queue_purge(self.queue)
 
     def close(self) -> None:
+        if self.fast is not None:
+            install_fast_send(self.app, None)
+            self.fast.close()
         self.app.close()
 
 

@@ -4,8 +4,9 @@ The stock side is what a new Celery user runs (`ops.bench.stock_app`: defaults, 
 database backend, `apply_async` in a loop). Dramatiq runs twice: as a new user starts it
 (`dramatiq` with its default processes and threads) and tuned (`ops.bench.dramatiq_peer`).
 The Switchyard side is `config.app:app` with the `default` pool's real worker command line,
-its result backend and `producer.bulk.enqueue_many`; it is the last configuration, and its
-ratio to each peer is what the targets judge.
+its result backend, `producer.bulk.enqueue_many`, and `producer.fast_apply` for the
+`apply_async` workloads; it is the last configuration, and its ratio to each peer is what
+the targets judge.
 """
 
 from __future__ import annotations
@@ -152,8 +153,9 @@ def configurations(sizes: Sizes) -> tuple[Configuration, ...]:
     switchyard = Configuration(
         SWITCHYARD,
         {BACKEND_ENV: "switchyard"},
-        "config.app, the default pool's worker, results.backend, bulk enqueue",
+        "config.app, the default pool's worker, results.backend, bulk enqueue, fast apply_async",
         send_many=bulk,
+        fast_apply=True,
         queue_type="quorum",
     )
     return (*peers, switchyard)

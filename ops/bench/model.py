@@ -104,6 +104,8 @@ class Configuration:
             (stock Celery, Dramatiq) brings its app, its worker command line and the queues
             that worker consumes; None means the suite's pool of this project.
         send_many: how this configuration's producer sends a batch of tasks (Celery peers).
+        fast_apply: its producer's `apply_async` takes Switchyard's fast path
+            (`producer.fast_apply`), as a Switchyard producer process installs it.
         kind: the peer's library; a workload runs only on the kinds it applies to.
         client_factory: builds the `Client` of a peer other than Celery.
         declare: declares the peer's queues as the peer itself would, before its workers
@@ -120,6 +122,7 @@ class Configuration:
     worker_argv: tuple[str, ...] | None = None
     queues: tuple[str, ...] | None = None
     send_many: SendMany | None = None
+    fast_apply: bool = False
     kind: Literal["celery", "dramatiq"] = "celery"
     client_factory: Callable[[StartWorkers], Client] | None = None
     declare: Callable[[Connection], None] | None = None

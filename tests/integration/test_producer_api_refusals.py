@@ -14,45 +14,22 @@ from kombu import Connection
 from config.settings import Settings
 from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
-from routing.management_api import ManagementAPI, quote
 from tests.integration.api_support import start_api
 from tests.integration.conftest import queue_depth
 from tests.integration.metrics_support import free_port
+from tests.integration.refusal_support import FILLER, refusing_queue
 
 pytestmark = pytest.mark.integration
 
 ADD = "/tasks/tasks.demo.add"
 BODY = {"arguments": {"x": 1, "y": 2}}
-POLICY_WAIT_S = 30
-FILLER = b"filler"
 
 
 @pytest.fixture
 def refusing_default_queue(settings: Settings, broker: Connection, amqp: Any) -> Iterator[None]:
-    """A policy that makes the `default` queue refuse every publish (max-length 0 with
-    reject-publish; a quorum queue takes one message before it is over the limit, so a
-    filler is published first), removed after the test."""
-    api = ManagementAPI(settings.broker_api_url)
-    vhost = quote(settings.broker_url.rsplit("/", 1)[1])
-    name = f"test-refuse-{uuid.uuid4().hex[:8]}"
-    api.put(
-        f"policies/{vhost}/{name}",
-        {
-            "pattern": "^default$",
-            "apply-to": "queues",
-            "priority": 999,
-            "definition": {"max-length": 0, "overflow": "reject-publish"},
-        },
-    )
-    try:
-        assert wait_until(
-            lambda: api.get(f"queues/{vhost}/default").get("policy") == name, POLICY_WAIT_S
-        ), "the policy did not apply to the default queue"
-        amqp.confirm_delivery()
-        amqp.basic_publish("", "default", FILLER)
+    """The `default` queue refuses every publish during the test (`refusing_queue`)."""
+    with refusing_queue(settings, amqp):
         yield
-    finally:
-        api.delete(f"policies/{vhost}/{name}")
 
 
 def test_a_nacked_message_is_503_and_nothing_is_published(

@@ -83,3 +83,10 @@ def loaded_packages() -> list[str]:
     """Top-level packages imported by the process running this task (the worker itself,
     in an inline pool)."""
     return sorted({name.split(".")[0] for name in sys.modules})
+
+
+@app.task
+def spawn(value: Any) -> str:
+    """Send `echo(value)` from inside a running task; its id (the message carries this
+    task's id as parent)."""
+    return str(echo.apply_async((value,)).id)

@@ -273,6 +273,8 @@ def _basic_publish() -> str | None:
     return _first(
         _method(channel, "_basic_publish", ("msg", "exchange", "routing_key", "mandatory")),
         _calls(channel, "basic_publish_confirm", "_basic_publish"),
+        # `producer.fast_apply` stands in for the confirming publish: a nack raises this.
+        _calls(channel, "basic_publish_confirm", "MessageNacked"),
     )
 
 
@@ -376,7 +378,9 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract(
         "amqp", "Connection.last_heartbeat_received", "execution.guard", _heartbeat_attributes
     ),
-    Contract("amqp", "Channel._basic_publish", "producer.bulk", _basic_publish),
+    Contract(
+        "amqp", "Channel._basic_publish", "producer.bulk, producer.fast_apply", _basic_publish
+    ),
     Contract("amqp", "Message.PROPERTIES", "producer.amqp_frames", _message_properties),
     Contract("amqp", "Message._serialize_properties", "producer.amqp_frames", _message_properties),
     Contract("pika", "BaseConnection._adapter_emit_data", "producer.publisher", _emit_data),
