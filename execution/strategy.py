@@ -23,12 +23,14 @@ from compat import prefetch_restoring
 from execution.inline_handler import inline_handler
 from execution.inline_pool import InlinePool
 from execution.shared_rate_limit import shared_rate_limit_strategy
+from routing.declaration import TOPOLOGY
 
 
 def worker_strategy(
     task: Task[Any, Any], app: Celery, consumer: Any, **kwargs: Any
 ) -> Callable[..., Any]:
     """The handler of `task`'s messages for `consumer`."""
+    apply_track_started(task, str(getattr(consumer, "hostname", "")))
     handle: Callable[..., Any] = shared_rate_limit_strategy(task, app, consumer, **kwargs)
     pool = getattr(consumer, "pool", None)
     if not isinstance(pool, InlinePool):
@@ -47,3 +49,14 @@ def worker_strategy(
         return handle(message, body, ack, reject, callbacks, **kw)
 
     return task_message_handler
+
+
+def apply_track_started(task: Task[Any, Any], nodename: str) -> None:
+    """A worker of a pool declared with `track_started=False` does not write STARTED for
+    `task`. Celery builds the task's tracer right after its strategy (`update_strategies`),
+    and the tracer reads `track_started` from the task: the worker's pool, named by its
+    node name (`pool@host`), decides for every task it runs."""
+    name = nodename.partition("@")[0]
+    pool = next((p for p in TOPOLOGY.pools if p.name == name), None)
+    if pool is not None and not pool.track_started:
+        task.track_started = False

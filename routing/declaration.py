@@ -50,6 +50,9 @@ TOPOLOGY = Topology(
             max_tasks_per_child=None,
             description="throughput pool for short tasks, run inline",
             log_level="WARNING",
+            # A STARTED write per task was half the database work of a task whose result
+            # is stored (docs/pools.md).
+            track_started=False,
         ),
         PoolSpec(
             "media-heavy",

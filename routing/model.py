@@ -134,6 +134,11 @@ class PoolSpec:
             succeeded), which costs a no-op task about a quarter of its worker CPU; at
             WARNING those lines, retries and expected failures are not logged (the task
             metrics still count them) and unexpected failures are.
+        track_started: whether its workers write a task's STARTED state before running it
+            (Celery's `task_track_started`, for tasks whose result is stored). It is one
+            more database write per task, committed without waiting for the disk, which
+            a pool of millisecond tasks pays for a state that lasts milliseconds; off, a
+            task goes from PENDING to its outcome.
         sends_to: other pools' queues this pool's tasks publish to (a chain or callback that
             crosses pools); its broker user may publish only to its own queues and these.
         egress: what its tasks call besides the broker and the database (`routing.egress`);
@@ -153,6 +158,7 @@ class PoolSpec:
     max_replicas: int = 4
     description: str = ""
     log_level: LogLevel = "INFO"
+    track_started: bool = True
     sends_to: tuple[str, ...] = ()
     egress: tuple[Egress, ...] = ()
 

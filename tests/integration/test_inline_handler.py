@@ -1,13 +1,16 @@
 """The inline pool's one-decode handler (`execution.inline_handler`) on the `default` pool's
 real workers: arguments of every JSON shape arrive as sent, and a message the shortcut must
 leave to Celery's own handler (task events switched on in the running worker) still gets
-what Celery gives it, a `task-received` event."""
+what Celery gives it, a `task-received` event. The pool is declared `track_started=False`:
+a running task's state stays PENDING (other pools' tasks show STARTED:
+`test_commands.py`)."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +18,11 @@ from kombu import Connection, Exchange, Queue
 
 from config.app import app
 from config.settings import Settings
+from ops.stack.processes import wait_until
 from ops.supervisor import Supervisor
 from routing.declaration import TOPOLOGY
 from tests.integration.conftest import start_pool
-from tests.tasks.probes import echo
+from tests.tasks.probes import echo, mark_then_wait
 
 POOL = TOPOLOGY.pool_of_queue(TOPOLOGY.default_queue)
 EVENTS = Exchange("celeryev", type="topic")
@@ -105,3 +109,16 @@ def _hostnames() -> list[str]:
     replies = app.control.ping(timeout=5) or []
     names = [name for reply in replies for name in reply]
     return [n.partition("@")[2] for n in names if n.startswith(f"{POOL.name}@")]
+
+
+def test_a_running_task_of_a_pool_without_track_started_stays_pending(
+    workers: Supervisor, tmp_path: Path
+) -> None:
+    assert not POOL.track_started
+    started, gate = tmp_path / "started", tmp_path / "gate"
+    result = mark_then_wait.delay(str(started), str(gate))
+    assert wait_until(started.exists, 30), "the task never started"
+    state_while_running = result.state
+    gate.touch()
+    assert result.get(timeout=30) == "done"
+    assert state_while_running == "PENDING"

@@ -62,6 +62,19 @@ def gated(self: Task[Any, Any], gate: str, retries_wanted: int) -> str:
     return "done"
 
 
+@app.task
+def mark_then_wait(started: str, gate: str) -> str:
+    """Create the file `started`, then wait until the file `gate` exists: a test knows the
+    task is running, and decides when it ends."""
+    Path(started).touch()
+    deadline = time.monotonic() + GATE_TIMEOUT_S
+    while not Path(gate).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gate {gate} never opened")
+        time.sleep(0.01)
+    return "done"
+
+
 @app.task(bind=True, max_retries=5)
 def retry_at_once(self: Task[Any, Any], times: int) -> int:
     """Retry `times` times with no countdown; the number of retries it took."""
