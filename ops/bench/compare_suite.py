@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from celery import Celery
+
 from ops.bench import floors, reference, stock_app
 from ops.bench.clients import bulk, celery_app
 from ops.bench.model import (
@@ -154,11 +156,21 @@ def configurations(sizes: Sizes) -> tuple[Configuration, ...]:
         SWITCHYARD,
         {BACKEND_ENV: "switchyard"},
         "config.app, the default pool's worker, results.backend, bulk enqueue, fast apply_async",
+        app_factory=producer_app,
         send_many=bulk,
         fast_apply=True,
         queue_type="quorum",
     )
     return (*peers, switchyard)
+
+
+def producer_app() -> Celery:
+    """The app a Switchyard producer sends with: `config.app`'s, whose tasks are
+    `SwitchyardTask`s (publish checks, the fast `apply_async`). An app built from the same
+    settings would send the benchmark's tasks by name (`send_task`), which neither takes."""
+    from config.app import app
+
+    return app
 
 
 def measure_reference(sizes: Sizes, progress: Progress) -> dict[str, float]:

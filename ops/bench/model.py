@@ -100,9 +100,11 @@ class Configuration:
     """A way to run a peer, as the environment of its workers and its client.
 
     Parameters:
-        app_factory / worker_argv / queues: a configuration that is not Switchyard's own
-            (stock Celery, Dramatiq) brings its app, its worker command line and the queues
-            that worker consumes; None means the suite's pool of this project.
+        app_factory: the app its producer sends with (stock Celery's own app; Switchyard's
+            `config.app`); None: an app built from the settings and `environment`.
+        worker_argv / queues: a configuration that is not Switchyard's own (stock Celery,
+            Dramatiq) brings its worker command line and the queues that worker consumes;
+            None means the suite's pool of this project.
         send_many: how this configuration's producer sends a batch of tasks (Celery peers).
         fast_apply: its producer's `apply_async` takes Switchyard's fast path
             (`producer.fast_apply`), as a Switchyard producer process installs it.
