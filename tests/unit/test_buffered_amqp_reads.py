@@ -116,7 +116,10 @@ def test_a_timeout_in_the_middle_of_a_frame_loses_nothing(
 
 def test_only_the_apps_own_workers_install_it(original_read: Any) -> None:
     install = buffer_broker_reads(app)
-    install(sender="default@host", instance=SimpleNamespace(app=Celery("someone-else")))
+    install(
+        sender="default@host",
+        instance=SimpleNamespace(app=Celery("someone-else", set_as_current=False)),
+    )
     assert TCPTransport.__dict__["_read"] is original_read
     install(sender="default@host", instance=SimpleNamespace(app=app))
     assert TCPTransport.__dict__["_read"] is not original_read
