@@ -28,6 +28,7 @@ from metrics.worker import METRICS_ADDRESS_KEY
 from results import BACKEND_SCHEME, sqlalchemy_url
 from routing.celery_settings import routing_settings
 from routing.declaration import TOPOLOGY
+from routing.names import pool_of_nodename
 
 
 def result_backend_url(database_url: str) -> str:
@@ -90,7 +91,7 @@ def refuse_producer_credentials(celery: Celery) -> Callable[..., None]:
         if getattr(instance, "app", None) is not celery or get_settings().task_always_eager:
             return
         try:
-            get_settings().require_pool_url(str(sender).partition("@")[0])
+            get_settings().require_pool_url(pool_of_nodename(str(sender)))
         except SettingsError as exc:
             raise SystemExit(f"switchyard: {exc}") from None
 

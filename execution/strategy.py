@@ -24,6 +24,7 @@ from execution.inline_handler import inline_handler
 from execution.inline_pool import InlinePool
 from execution.shared_rate_limit import shared_rate_limit_strategy
 from routing.declaration import TOPOLOGY
+from routing.names import pool_of_nodename
 
 
 def worker_strategy(
@@ -56,7 +57,7 @@ def apply_track_started(task: Task[Any, Any], nodename: str) -> None:
     `task`. Celery builds the task's tracer right after its strategy (`update_strategies`),
     and the tracer reads `track_started` from the task: the worker's pool, named by its
     node name (`pool@host`), decides for every task it runs."""
-    name = nodename.partition("@")[0]
+    name = pool_of_nodename(nodename)
     pool = next((p for p in TOPOLOGY.pools if p.name == name), None)
     if pool is not None and not pool.track_started:
         task.track_started = False

@@ -48,6 +48,11 @@ def worker_nodename(pool: str, instance: int = 0) -> str:
     return f"{pool}@%h" if instance == 0 else f"{pool}@%h-{instance}"
 
 
+def pool_of_nodename(nodename: str) -> str:
+    """The pool a worker's node name (`worker_nodename`, expanded) belongs to."""
+    return nodename.partition("@")[0]
+
+
 PRODUCER_BROKER_USER = "switchyard-api"
 """The producer API's broker user: it may publish task messages and nothing else."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pika
@@ -61,8 +62,11 @@ def measure(calls: int, progress: Progress) -> dict[str, float]:
     return figures
 
 
-def _confirmed_publishes(queue: str, calls: int, purge: bool) -> list[float]:
-    """Milliseconds per confirmed publish to `queue`; the messages are purged afterwards."""
+def _confirmed_publishes(
+    queue: str, calls: int, purge: bool, after_each: Callable[[], None] | None = None
+) -> list[float]:
+    """Milliseconds per confirmed publish to `queue`, each followed by `after_each` (timed
+    with it) when given; the messages are purged afterwards when `purge`."""
     connection = pika.BlockingConnection(pika.URLParameters(get_settings().broker_url))
     try:
         channel = connection.channel()
@@ -71,6 +75,8 @@ def _confirmed_publishes(queue: str, calls: int, purge: bool) -> list[float]:
         for _ in range(calls):
             started = time.perf_counter()
             channel.basic_publish("", queue, BODY, PROPERTIES)
+            if after_each is not None:
+                after_each()
             times.append((time.perf_counter() - started) * 1000)
         if purge:
             channel.queue_purge(queue)
@@ -81,26 +87,17 @@ def _confirmed_publishes(queue: str, calls: int, purge: bool) -> list[float]:
 
 def _publish_and_commit(calls: int) -> list[float]:
     """Milliseconds per (confirmed publish to a scratch quorum queue + synchronous commit)."""
-    settings = get_settings()
     with (
         scratch_queue(queue_arguments("quorum")) as queue,
-        psycopg.connect(settings.database_url) as db,
+        psycopg.connect(get_settings().database_url) as db,
     ):
         _require_synchronous_commit(db)
-        connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
-        try:
-            channel = connection.channel()
-            channel.confirm_delivery()
-            times = []
-            for _ in range(calls):
-                started = time.perf_counter()
-                channel.basic_publish("", queue, BODY, PROPERTIES)
-                db.execute("SELECT pg_current_xact_id()")  # a transaction id: a flushed commit
-                db.commit()
-                times.append((time.perf_counter() - started) * 1000)
-            return times
-        finally:
-            connection.close()
+
+        def commit() -> None:
+            db.execute("SELECT pg_current_xact_id()")  # a transaction id: a flushed commit
+            db.commit()
+
+        return _confirmed_publishes(queue, calls, purge=False, after_each=commit)
 
 
 def _require_synchronous_commit(db: psycopg.Connection[Any]) -> None:
